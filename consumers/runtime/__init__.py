@@ -1,0 +1,1 @@
+"""The consumer runtime: poll loop, concurrency, offsets, retry and DLQ routing."""

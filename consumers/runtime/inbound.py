@@ -1,0 +1,85 @@
+"""Reading a Kafka message: its headers, its attempt number, its event.
+
+Every way a message can be unusable (tombstone, too large, not UTF-8, not
+JSON, not an object, invalid for the model) becomes a ``FatalError`` whose
+message tells a person what to fix; pydantic's input values are left out of
+it because they may hold secrets.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+from confluent_kafka import Message
+from pydantic import BaseModel, ValidationError
+
+from schemas import headers
+from schemas.events import describe_validation
+from streamjobs.errors import FatalError
+
+
+def read_headers(message: Message) -> dict[str, str]:
+    """The message's headers as text; the last value of a repeated name wins."""
+    return {
+        name: value.decode("utf-8", "replace") if value is not None else ""
+        for name, value in message.headers() or ()
+    }
+
+
+def event_id_of(message: Message, received: dict[str, str]) -> str:
+    """The ``event-id`` header, else the coordinates of the first delivery."""
+    if event_id := received.get(headers.EVENT_ID):
+        return event_id
+    topic = received.get(headers.ORIGINAL_TOPIC, message.topic())
+    partition = received.get(headers.ORIGINAL_PARTITION, str(message.partition()))
+    offset = received.get(headers.ORIGINAL_OFFSET, str(message.offset()))
+    return f"{topic}:{partition}:{offset}"
+
+
+def not_before(received: dict[str, str]) -> float:
+    """Epoch seconds before which the message must not be handled (0 if unset)."""
+    try:
+        return int(received.get(headers.NOT_BEFORE, "0")) / 1000
+    except ValueError:
+        return 0.0
+
+
+def now_ms() -> int:
+    """The current time in epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def decode_event(value: bytes | None, model: type[BaseModel], *, max_bytes: int) -> BaseModel:
+    """Validate ``value`` as a JSON object of ``model``.
+
+    Raises:
+        FatalError: the value is unusable; the message says why.
+    """
+    if value is None:
+        raise FatalError("message has no value (a tombstone); expected a JSON object")
+    if len(value) > max_bytes:
+        raise FatalError(f"message value is {len(value)} bytes; the limit is {max_bytes}")
+    try:
+        return model.model_validate_json(value)
+    except ValidationError:
+        # The fast path failed; parse step by step to say what is wrong.
+        raise FatalError(_diagnose(value, model)) from None
+
+
+def _diagnose(value: bytes, model: type[BaseModel]) -> str:
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return f"message value is not valid UTF-8 (byte {exc.start})"
+    try:
+        parsed = json.loads(text)
+    except json.JSONDecodeError as exc:
+        return f"message value is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    if not isinstance(parsed, dict):
+        return f"message value must be a JSON object, got {type(parsed).__name__}"
+    try:
+        model.model_validate(parsed)
+    except ValidationError as exc:
+        return f"invalid {model.__name__}: {describe_validation(exc)}"
+    return f"invalid {model.__name__}"

@@ -1,0 +1,169 @@
+"""One message's way through a job: decode, handle, and route a failure.
+
+Runs on the worker's asyncio loop. A message is finished when ``process``
+returns: the handler succeeded, or the broker confirmed its copy in a delay
+topic or the dead-letter topic.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from confluent_kafka import KafkaException, Message
+from pydantic import BaseModel
+
+from consumers.job import Context, Handler
+from consumers.runtime.inbound import decode_event, event_id_of, now_ms, read_headers
+from consumers.runtime.producer import ConfirmingProducer
+from consumers.runtime.routing import Failure, RetryPolicy, classify, route
+from schemas.topics import TopicSet
+from streamjobs.errors import JobError
+from streamjobs.sentry import capture_failure
+
+logger = logging.getLogger("streamjobs.consumer")
+
+REROUTE_BACKOFF_MAX = 30.0
+"""Longest pause, in seconds, between tries to write a failed message onward."""
+
+PartitionKey = tuple[str, int]
+BlockedCallback = Callable[[PartitionKey, bool], None]
+"""Told ``(partition, True)`` when writing onward fails, ``(partition, False)`` once it works."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProcessorOptions:
+    """Per-job settings of message processing.
+
+    Args:
+        max_message_bytes: larger values go to the DLQ unread.
+        policy: when the next attempt may start.
+    """
+
+    max_message_bytes: int
+    policy: RetryPolicy
+
+
+class Processor:
+    """Takes messages of one job from delivery to finished.
+
+    Args:
+        topics: the job's main, delay and dead-letter topics.
+        model: the payload model.
+        handler: the job's handler.
+        producer: writes failed messages onward.
+        options: size limit and retry policy.
+        on_blocked: told when writing onward fails and when it recovers.
+    """
+
+    def __init__(
+        self,
+        *,
+        topics: TopicSet,
+        model: type[BaseModel],
+        handler: Handler,
+        producer: ConfirmingProducer,
+        options: ProcessorOptions,
+        on_blocked: BlockedCallback,
+    ) -> None:
+        self._topics = topics
+        self._model = model
+        self._handler = handler
+        self._producer = producer
+        self._options = options
+        self._on_blocked = on_blocked
+        # A delay topic's position fixes the attempt number, whatever its headers say.
+        self._attempt_by_topic = {name: n for n, name in enumerate(topics.consumed, start=1)}
+
+    async def process(self, message: Message) -> None:
+        """Handle ``message``; on failure, write it onward until the broker confirms."""
+        received = read_headers(message)
+        context = Context(
+            event_id=event_id_of(message, received),
+            attempt=self._attempt_by_topic[message.topic()],
+            max_attempts=self._topics.attempts,
+            topic=message.topic(),
+            partition=message.partition(),
+            offset=message.offset(),
+        )
+        try:
+            event = decode_event(
+                message.value(), self._model, max_bytes=self._options.max_message_bytes
+            )
+            await self._handler(event, context)
+        except Exception as error:
+            failure = classify(error, attempt=context.attempt, max_attempts=context.max_attempts)
+            await self._forward(message, received, context, failure, error)
+
+    async def _forward(
+        self,
+        message: Message,
+        received: dict[str, str],
+        context: Context,
+        failure: Failure,
+        error: Exception,
+    ) -> None:
+        onward = route(
+            message,
+            received,
+            failure,
+            event_id=context.event_id,
+            attempt=context.attempt,
+            topics=self._topics,
+            policy=self._options.policy,
+            now_ms=now_ms(),
+        )
+        _report(context, failure, next_topic=onward.topic, error=error)
+        backoff = 0.5
+        blocked = False
+        while True:
+            try:
+                await self._producer.send(
+                    onward.topic, value=message.value(), key=message.key(), headers=onward.headers
+                )
+                break
+            except KafkaException as exc:
+                logger.error(
+                    "writing a failed message onward failed; its partition pauses",
+                    extra={
+                        "topic": context.topic,
+                        "partition": context.partition,
+                        "offset": context.offset,
+                        "next_topic": onward.topic,
+                        "error": str(exc.args[0]),
+                    },
+                )
+                if not blocked:
+                    blocked = True
+                    self._on_blocked((context.topic, context.partition), True)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, REROUTE_BACKOFF_MAX)
+        if blocked:
+            self._on_blocked((context.topic, context.partition), False)
+
+
+def _report(context: Context, failure: Failure, *, next_topic: str, error: Exception) -> None:
+    """One structured log line per failure; Sentry for fatal and exhausted ones."""
+    facts = {
+        "topic": context.topic,
+        "partition": context.partition,
+        "offset": context.offset,
+        "event_id": context.event_id,
+        "attempt": context.attempt,
+        "error_kind": failure.kind,
+        "error_class": failure.error_class,
+        "error": failure.message,
+        "http_status": failure.http_status,
+        "next_topic": next_topic,
+    }
+    # A traceback helps only when the handler did not raise a JobError on purpose.
+    traceback = None if isinstance(error, JobError) else error
+    logger.warning("attempt failed", extra=facts, exc_info=traceback)
+    if failure.kind != "retryable":
+        capture_failure(
+            f"{failure.kind}: {failure.error_class}: {failure.message}",
+            level="error",
+            tags={key: value for key, value in facts.items() if key != "error"},
+        )

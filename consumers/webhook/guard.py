@@ -1,0 +1,153 @@
+"""The outbound network guard: webhooks reach public addresses only.
+
+A user-supplied URL must not reach internal services (SSRF). The guard judges
+every address a host name resolves to, and IP literals in URLs, and refuses
+loopback, private, link-local (169.254.169.254 and other metadata services
+included), carrier-grade NAT, multicast, reserved and unspecified addresses,
+IPv6 unique-local, link-local and site-local ones, and IPv4 addresses wrapped
+in IPv6 (mapped, NAT64, 6to4, Teredo). ``GuardedResolver`` plugs this into
+aiohttp's connector so the connection goes to exactly the address checked.
+"""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Callable
+from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
+
+from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.resolver import DefaultResolver
+
+from streamjobs.errors import FatalError
+
+IPAddress = IPv4Address | IPv6Address
+
+BLOCKED_TARGET = "E_BLOCKED_TARGET"
+"""Error code of a refused target."""
+
+_FLAG_CHECKS: tuple[tuple[str, Callable[[IPAddress], bool]], ...] = (
+    ("unspecified", lambda a: a.is_unspecified),
+    ("loopback", lambda a: a.is_loopback),
+    ("link-local", lambda a: a.is_link_local),
+    # CPython 3.11 calls IPv6 multicast (ff0e::/16) global: check it first.
+    ("multicast", lambda a: a.is_multicast),
+    ("private", lambda a: a.is_private),
+    ("reserved", lambda a: a.is_reserved),
+    ("site-local", lambda a: isinstance(a, IPv6Address) and a.is_site_local),
+)
+
+# Ranges the standard library's flags miss on some Python versions, or that
+# hide an address we cannot judge.
+_REFUSED_NETWORKS: tuple[tuple[str, IPv4Network | IPv6Network], ...] = (
+    ("carrier-grade NAT", IPv4Network("100.64.0.0/10")),
+    # Oracle Cloud's metadata service is 192.0.0.192; CPython 3.11 calls it global.
+    ("IETF protocol assignment", IPv4Network("192.0.0.0/24")),
+    # Azure's host-internal platform endpoint sits in a public range.
+    ("cloud platform", IPv4Network("168.63.129.16/32")),
+    ("Teredo", IPv6Network("2001::/32")),
+    ("local-use NAT64", IPv6Network("64:ff9b:1::/48")),
+)
+
+_NAT64 = IPv6Network("64:ff9b::/96")
+
+
+class BlockedTargetError(FatalError):
+    """The guard refused a target; no packet was sent to it.
+
+    Args:
+        host: the host name or IP literal of the URL.
+        address: the refused address.
+        reason: the kind of address, such as ``loopback``.
+    """
+
+    def __init__(self, host: str, address: IPAddress, reason: str) -> None:
+        where = str(address) if host == str(address) else f"{host} ({address})"
+        super().__init__(f"network guard refused {where}: {reason} address", code=BLOCKED_TARGET)
+        self.address = address
+        self.reason = reason
+
+
+def embedded_ipv4(address: IPAddress) -> IPv4Address | None:
+    """The IPv4 address an IPv6 address carries (mapped, NAT64, 6to4), if any."""
+    if isinstance(address, IPv4Address):
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in _NAT64:
+        return IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.sixtofour
+
+
+def refusal_reason(address: IPAddress) -> str | None:
+    """Why ``address`` is not a public target, or None when it is one.
+
+    An IPv6 address that carries an IPv4 address is judged by that address,
+    since a connection to it reaches that IPv4 host.
+    """
+    inner = embedded_ipv4(address)
+    if inner is not None:
+        return refusal_reason(inner)
+    for reason, applies in _FLAG_CHECKS:
+        if applies(address):
+            return reason
+    for reason, network in _REFUSED_NETWORKS:
+        if address.version == network.version and address in network:
+            return reason
+    return None if address.is_global else "non-global"
+
+
+def check_address(host: str, address: str) -> None:
+    """Raise ``BlockedTargetError`` unless ``address`` (text) is public.
+
+    Args:
+        host: the name it was resolved from, for the message.
+        address: an IPv4 or IPv6 address, optionally with a ``%scope``.
+    """
+    parsed = ip_address(address)
+    reason = refusal_reason(parsed)
+    if reason is not None:
+        raise BlockedTargetError(host, parsed, reason)
+
+
+def check_literal_host(host: str) -> None:
+    """Judge ``host`` when it is an IP literal; a name is judged when resolved.
+
+    aiohttp never passes IP literals to the resolver, so the client calls
+    this before each request.
+    """
+    try:
+        ip_address(host)
+    except ValueError:
+        return
+    check_address(host, host)
+
+
+class GuardedResolver(AbstractResolver):
+    """An aiohttp resolver that refuses a host if any address it has is not public.
+
+    Refusing the whole host (not only its bad addresses) keeps a name that
+    mixes public and internal answers from ever reaching the internal one.
+
+    Args:
+        inner: the resolver that does the lookup; default aiohttp's default.
+    """
+
+    def __init__(self, inner: AbstractResolver | None = None) -> None:
+        self._inner = inner if inner is not None else DefaultResolver()
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        """Resolve ``host`` and return its addresses, all of them public.
+
+        Raises:
+            BlockedTargetError: one of the addresses is not public.
+        """
+        results = await self._inner.resolve(host, port, family)
+        for result in results:
+            check_address(host, result["host"])
+        return results
+
+    async def close(self) -> None:
+        """Close the inner resolver."""
+        await self._inner.close()

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Run a Kafka CLI tool from the jars that dev/services.sh fetched into .dev/kafka/libs,
+# against the local broker. Short names for the common tools:
+#
+#   dev/kafka-tool.sh topics --list
+#   dev/kafka-tool.sh topics --create --topic t --partitions 3
+#   dev/kafka-tool.sh console-producer --topic t
+#   dev/kafka-tool.sh console-consumer --topic t --from-beginning --max-messages 1
+#   dev/kafka-tool.sh consumer-groups --describe --all-groups
+#
+# --bootstrap-server 127.0.0.1:9092 is added unless given. Any other first
+# argument is taken as a main class (e.g. kafka.tools.StorageTool).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+LIBS="$ROOT/.dev/kafka/libs"
+
+[[ $# -ge 1 ]] || { sed -n '2,12s/^# \{0,1\}//p' "$0" >&2; exit 2; }
+[[ -f "$LIBS/.pom.sha256" ]] || { echo "error: no Kafka jars yet; run dev/services.sh up" >&2; exit 1; }
+
+tool="$1"
+shift
+case "$tool" in
+  topics) main=org.apache.kafka.tools.TopicCommand ;;
+  console-producer) main=org.apache.kafka.tools.ConsoleProducer ;;
+  console-consumer) main=org.apache.kafka.tools.consumer.ConsoleConsumer ;;
+  consumer-groups) main=org.apache.kafka.tools.consumer.group.ConsumerGroupCommand ;;
+  *) main="$tool" ;;
+esac
+
+args=("$@")
+if [[ "$main" == org.apache.kafka.tools.* && " $* " != *" --bootstrap-server "* ]]; then
+  args=(--bootstrap-server 127.0.0.1:9092 "${args[@]}")
+fi
+
+exec java -Xmx256m -cp "$LIBS/*" \
+  "-Dlog4j2.configurationFile=$ROOT/dev/kafka/tools-log4j2.properties" \
+  "$main" "${args[@]}"

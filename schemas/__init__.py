@@ -1,0 +1,1 @@
+"""Contracts shared by every part: the topic registry, event models, database tables."""

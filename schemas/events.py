@@ -1,0 +1,107 @@
+"""Event models: the JSON payload of each topic.
+
+Producers in other languages use the JSON Schema exported from these models
+(``schemas/json/``); ``python -m schemas.export`` rewrites those files.
+Unknown fields are refused so that a misspelt field fails loudly.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    model_validator,
+)
+
+EMAIL_BATCH_MAX = 1000
+"""Most emails one ``email.send-batch`` event may carry; it is sent in chunks."""
+
+Address = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320, pattern=r"@")
+]
+"""An email address, optionally with a display name: ``Ada <ada@example.com>``."""
+
+MAX_VALIDATION_ERRORS = 5
+"""Validation problems listed in one error message; the rest are counted."""
+
+Addresses = Address | Annotated[list[Address], Field(min_length=1, max_length=50)]
+
+
+class Event(BaseModel):
+    """Base of every event model: strict about unknown fields, immutable."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class WebhookSend(Event):
+    """``webhook.send``: deliver ``payload`` to one registered endpoint."""
+
+    webhook_id: uuid.UUID = Field(description="id of a row in the webhooks table")
+    event_type: str = Field(
+        min_length=1, max_length=200, description="becomes the body's `type`, e.g. invoice.paid"
+    )
+    payload: dict[str, Any] = Field(description="becomes the body's `data`")
+
+
+class EmailTag(Event):
+    """A Resend tag: ASCII letters, digits, ``_`` and ``-``."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,256}$")]
+    value: Annotated[str, StringConstraints(pattern=r"^[A-Za-z0-9_-]{1,256}$")]
+
+
+class EmailSend(Event):
+    """``email.send``: one email, sent through Resend."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    to: Addresses
+    subject: str = Field(min_length=1, max_length=998)
+    html: str | None = None
+    text: str | None = None
+    sender: Address | None = Field(
+        None, alias="from", description="defaults to EMAIL_FROM of the consumer"
+    )
+    cc: Addresses | None = None
+    bcc: Addresses | None = None
+    reply_to: Addresses | None = None
+    tags: list[EmailTag] | None = None
+    headers: dict[str, str] | None = None
+
+    @model_validator(mode="after")
+    def _has_body(self) -> EmailSend:
+        if self.html is None and self.text is None:
+            raise ValueError("an email needs `html` or `text`")
+        return self
+
+
+class EmailSendBatch(Event):
+    """``email.send-batch``: many emails, sent in chunks through Resend's batch API."""
+
+    emails: list[EmailSend] = Field(min_length=1, max_length=EMAIL_BATCH_MAX)
+
+
+class AuditCleanup(Event):
+    """``audit.cleanup``: delete audit and system logs older than the retention."""
+
+    scheduled_for: datetime = Field(description="the run this event stands for (ISO 8601)")
+    retention_days: int | None = Field(None, ge=1, le=3650, description="default 90")
+    trigger: Literal["schedule", "manual"] = "schedule"
+
+
+def describe_validation(exc: ValidationError) -> str:
+    """``field: problem; field: problem`` without the offending input values."""
+    problems = [
+        f"{'.'.join(map(str, error['loc'])) or '(root)'}: {error['msg']}"
+        for error in exc.errors(include_input=False, include_url=False)
+    ]
+    shown = "; ".join(problems[:MAX_VALIDATION_ERRORS])
+    hidden = len(problems) - MAX_VALIDATION_ERRORS
+    return f"{shown}; and {hidden} more" if hidden > 0 else shown

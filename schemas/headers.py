@@ -1,0 +1,72 @@
+"""Kafka header names of the contract (see DESIGN.md, "Messages").
+
+Values are UTF-8 strings; numbers are written in decimal.
+"""
+
+EVENT_ID = "event-id"
+"""Idempotency key; optional on the first delivery, then kept through every hop."""
+
+ORIGINAL_TOPIC = "x-original-topic"
+"""Topic where the event first arrived; set once."""
+
+ORIGINAL_PARTITION = "x-original-partition"
+"""Partition where the event first arrived; set once."""
+
+ORIGINAL_OFFSET = "x-original-offset"
+"""Offset where the event first arrived; set once."""
+
+ORIGINAL_TIMESTAMP = "x-original-timestamp"
+"""Broker timestamp (epoch ms) of the first arrival; set once."""
+
+CONSUMER_GROUP = "x-consumer-group"
+"""Consumer group that failed the event."""
+
+ATTEMPT = "x-attempt"
+"""Attempts already made."""
+
+NOT_BEFORE = "x-not-before"
+"""Epoch ms before which the next attempt must not start."""
+
+FIRST_FAILURE_AT = "x-first-failure-at"
+"""Epoch ms of the first failure."""
+
+LAST_FAILURE_AT = "x-last-failure-at"
+"""Epoch ms of the latest failure."""
+
+ERROR_KIND = "x-error-kind"
+"""``retryable``, ``fatal`` or ``exhausted``."""
+
+ERROR_CLASS = "x-error-class"
+"""Class name of the latest error."""
+
+ERROR_MESSAGE = "x-error-message"
+"""Message of the latest error, at most ``ERROR_MESSAGE_MAX_BYTES``."""
+
+HTTP_STATUS = "x-http-status"
+"""HTTP status that caused the failure, when there was one."""
+
+REPLAYED_AT = "x-replayed-at"
+"""Epoch ms of the operator replay that sent a DLQ message back to its main topic."""
+
+ERROR_MESSAGE_MAX_BYTES = 1024
+"""Longest ``x-error-message`` value in bytes."""
+
+ROUTING = frozenset(
+    {
+        ORIGINAL_TOPIC,
+        ORIGINAL_PARTITION,
+        ORIGINAL_OFFSET,
+        ORIGINAL_TIMESTAMP,
+        CONSUMER_GROUP,
+        ATTEMPT,
+        NOT_BEFORE,
+        FIRST_FAILURE_AT,
+        LAST_FAILURE_AT,
+        ERROR_KIND,
+        ERROR_CLASS,
+        ERROR_MESSAGE,
+        HTTP_STATUS,
+        REPLAYED_AT,
+    }
+)
+"""Headers the runtime owns; they are replaced on each hop, never appended."""

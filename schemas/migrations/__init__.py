@@ -1,0 +1,1 @@
+"""Alembic migrations of the streamjobs schema (run with ``streamjobs db upgrade``)."""

@@ -1,0 +1,62 @@
+"""The exception hierarchy of streamjobs.
+
+::
+
+    StreamjobsError
+    +-- ConfigError          a setting or command-line value is malformed
+    +-- JobError             raised by a job handler; decides the message's fate
+        +-- RetryableError   try again later, through the next delay topic
+        +-- FatalError       never retry: straight to the dead-letter topic
+"""
+
+from __future__ import annotations
+
+
+class StreamjobsError(Exception):
+    """Base class of every error streamjobs raises on purpose."""
+
+
+class ConfigError(StreamjobsError):
+    """A setting or a command-line value is malformed; the message says which."""
+
+
+class JobError(StreamjobsError):
+    """A handler failed; the subclass says whether another attempt can help.
+
+    Args:
+        message: what went wrong, for a person; never a secret or a payload.
+        code: a short machine-readable code such as ``E_TIMEOUT``.
+        http_status: the HTTP status that caused the failure, if any.
+    """
+
+    def __init__(
+        self, message: str, *, code: str | None = None, http_status: int | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.http_status = http_status
+
+
+class RetryableError(JobError):
+    """A transient failure: the next attempt goes through a delay topic.
+
+    Args:
+        retry_after: seconds the remote side asked us to wait; it raises the
+            delay of the next attempt (clamped by ``RETRY_AFTER_MAX``).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        http_status: int | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, code=code, http_status=http_status)
+        self.retry_after = retry_after
+
+
+class FatalError(JobError):
+    """A permanent failure: the message goes to the dead-letter topic at once."""

@@ -1,0 +1,128 @@
+"""Kafka client configuration and topic administration.
+
+Every client streamjobs creates gets its configuration here, so security
+settings and defaults live in one place.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka.admin import AdminClient, NewTopic
+
+from schemas.topics import REGISTRY, TopicSet, TopicSpec
+from streamjobs.settings import Settings
+
+ADMIN_TIMEOUT = 30.0
+"""Seconds to wait for the broker to answer an admin request."""
+
+
+def client_config(settings: Settings) -> dict[str, Any]:
+    """Settings common to every client: brokers and security."""
+    config: dict[str, Any] = {
+        "bootstrap.servers": settings.kafka_bootstrap_servers,
+        "security.protocol": settings.kafka_security_protocol,
+    }
+    if settings.kafka_security_protocol.startswith("SASL"):
+        password = settings.kafka_sasl_password
+        config |= {
+            "sasl.mechanism": settings.kafka_sasl_mechanism,
+            "sasl.username": settings.kafka_sasl_username or "",
+            "sasl.password": password.get_secret_value() if password else "",
+        }
+    return config
+
+
+def producer_config(settings: Settings) -> dict[str, Any]:
+    """An idempotent producer that waits for every in-sync replica.
+
+    ``murmur2_random`` matches the Java client, so keyed events from Python
+    and Java producers land on the same partition.
+    """
+    return client_config(settings) | {
+        "enable.idempotence": True,
+        "acks": "all",
+        "linger.ms": 5,
+        "partitioner": "murmur2_random",
+        "message.max.bytes": max(settings.max_message_bytes * 2, 1_000_000),
+    }
+
+
+def consumer_config(settings: Settings, group: str) -> dict[str, Any]:
+    """A consumer of ``group`` that commits only offsets the runtime stored."""
+    return client_config(settings) | {
+        "group.id": group,
+        "partition.assignment.strategy": "cooperative-sticky",
+        "enable.auto.commit": True,
+        "enable.auto.offset.store": False,
+        "auto.commit.interval.ms": max(int(settings.kafka_commit_interval * 1000), 1),
+        "auto.offset.reset": "earliest",
+        "enable.partition.eof": False,
+    }
+
+
+def topic_set(settings: Settings, spec: TopicSpec) -> TopicSet:
+    """``spec`` with this environment's prefix and retry tiers applied."""
+    return TopicSet(
+        spec=spec,
+        main=settings.prefixed(spec.name),
+        group=settings.prefixed(spec.group),
+        delays=settings.delays_for(spec.job),
+    )
+
+
+def all_topic_sets(settings: Settings) -> list[TopicSet]:
+    """Every registry entry, resolved for this environment."""
+    return [topic_set(settings, spec) for spec in REGISTRY]
+
+
+@dataclass(frozen=True)
+class TopicsCreated:
+    """What ``create_topics`` did: names it created and names that already existed."""
+
+    created: list[str]
+    existing: list[str]
+
+
+def _new_topics(settings: Settings, topic_sets: list[TopicSet]) -> list[NewTopic]:
+    """The main, delay and dead-letter topics of ``topic_sets``."""
+    partitions = settings.kafka_topic_partitions
+    replication = settings.kafka_replication_factor
+    topics: list[NewTopic] = []
+    for topics_of in topic_sets:
+        for name in topics_of.consumed:
+            topics.append(NewTopic(name, partitions, replication))
+        dlq_config = {
+            "retention.ms": str(int(settings.dlq_retention * 1000)),
+            "cleanup.policy": "delete",
+        }
+        topics.append(NewTopic(topics_of.dlq, partitions, replication, config=dlq_config))
+    return topics
+
+
+def create_topics(settings: Settings, topic_sets: list[TopicSet] | None = None) -> TopicsCreated:
+    """Create every topic that does not exist yet; idempotent.
+
+    Args:
+        settings: brokers, partitions, replication, DLQ retention.
+        topic_sets: the topics to create; default the whole registry.
+
+    Raises:
+        KafkaException: the broker refused a topic for another reason.
+    """
+    admin = AdminClient(client_config(settings))
+    futures = admin.create_topics(
+        _new_topics(settings, topic_sets or all_topic_sets(settings)), request_timeout=ADMIN_TIMEOUT
+    )
+    result = TopicsCreated(created=[], existing=[])
+    for name, future in futures.items():
+        try:
+            future.result(timeout=ADMIN_TIMEOUT)
+            result.created.append(name)
+        except KafkaException as exc:
+            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise
+            result.existing.append(name)
+    return result

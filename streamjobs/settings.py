@@ -1,0 +1,157 @@
+"""The one settings object, read from the environment.
+
+Every default points at the local services that ``make services`` starts, so a
+fresh checkout runs without any configuration.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import cached_property
+from typing import Annotated, Any, Literal
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+from streamjobs.errors import ConfigError
+
+LOCAL_DATABASE_URL = "postgresql+psycopg://streamjobs:streamjobs@127.0.0.1:54329/streamjobs"
+"""The private PostgreSQL cluster that ``make services`` runs under ``.dev/``."""
+
+DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+"""Suffixes accepted in durations such as ``30s`` or ``5m``."""
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
+
+Delays = Annotated[tuple[float, ...], NoDecode]
+"""Retry tiers in seconds; parsed from text such as ``30s,5m``."""
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``text``, such as ``250ms``, ``30s``, ``5m`` or ``2h``.
+
+    Raises:
+        ValueError: the text is not one number followed by one unit.
+    """
+    match = _DURATION.match(text)
+    if match is None:
+        raise ValueError(f"{text!r} is not a duration such as 30s, 5m or 250ms")
+    return float(match[1]) * DURATION_UNITS[match[2]]
+
+
+def parse_delays(text: str) -> tuple[float, ...]:
+    """Retry tiers from comma-separated durations; ``none`` means no retries."""
+    if text.strip().lower() == "none":
+        return ()
+    return tuple(parse_duration(part) for part in text.split(","))
+
+
+class Settings(BaseSettings):
+    """Effective configuration of one streamjobs process.
+
+    Field names map to upper-case environment variables (``kafka_topic_prefix``
+    is ``KAFKA_TOPIC_PREFIX``). Instances are immutable.
+    """
+
+    model_config = SettingsConfigDict(
+        frozen=True, extra="ignore", env_ignore_empty=True, hide_input_in_errors=True
+    )
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_topic_prefix: str = ""
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_topic_partitions: int = Field(6, ge=1)
+    kafka_replication_factor: int = Field(-1, ge=-1)
+    kafka_commit_interval: Annotated[float, NoDecode] = 1.0
+    dlq_retention: Annotated[float, NoDecode] = 28 * 86400.0
+
+    database_url: SecretStr = SecretStr(LOCAL_DATABASE_URL)
+
+    retry_delays: Delays = (30.0, 300.0)
+    webhook_retry_delays: Delays | None = None
+    email_retry_delays: Delays | None = None
+    cleanup_retry_delays: Delays | None = None
+    retry_jitter: float = Field(0.2, ge=0, le=1)
+    retry_after_max: Annotated[float, NoDecode] = 3600.0
+
+    consumer_concurrency: int = Field(100, ge=1, le=10_000)
+    consumer_drain_timeout: Annotated[float, NoDecode] = 30.0
+    max_message_bytes: int = Field(1_000_000, ge=1)
+
+    webhook_connect_timeout: Annotated[float, NoDecode] = 5.0
+    webhook_timeout: Annotated[float, NoDecode] = 15.0
+    webhook_allow_private_networks: bool = False
+    webhook_config_cache_ttl: Annotated[float, NoDecode] = Field(30.0, ge=0, le=30)
+    webhook_secret_grace: Annotated[float, NoDecode] = 24 * 3600.0
+
+    resend_api_key: SecretStr | None = None
+    resend_api_url: str = "https://api.resend.com"
+    email_from: str | None = None
+    cron_secret: SecretStr | None = None
+
+    sentry_dsn: SecretStr | None = None
+    sentry_environment: str | None = None
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "json"
+
+    @field_validator(
+        "retry_delays",
+        "webhook_retry_delays",
+        "email_retry_delays",
+        "cleanup_retry_delays",
+        mode="before",
+    )
+    @classmethod
+    def _parse_delays(cls, value: Any) -> Any:
+        return parse_delays(value) if isinstance(value, str) else value
+
+    @field_validator(
+        "kafka_commit_interval",
+        "dlq_retention",
+        "retry_after_max",
+        "consumer_drain_timeout",
+        "webhook_connect_timeout",
+        "webhook_timeout",
+        "webhook_config_cache_ttl",
+        "webhook_secret_grace",
+        mode="before",
+    )
+    @classmethod
+    def _parse_duration(cls, value: Any) -> Any:
+        return parse_duration(value) if isinstance(value, str) else value
+
+    @cached_property
+    def sqlalchemy_url(self) -> str:
+        """The database URL, always with the psycopg 3 driver spelled out."""
+        url = self.database_url.get_secret_value()
+        for plain in ("postgresql://", "postgres://"):
+            if url.startswith(plain):
+                return "postgresql+psycopg://" + url.removeprefix(plain)
+        return url
+
+    def delays_for(self, job: str) -> tuple[float, ...]:
+        """Retry tiers of ``job``: its own override, else ``RETRY_DELAYS``."""
+        family = job.split("-")[0]
+        override: tuple[float, ...] | None = getattr(self, f"{family}_retry_delays", None)
+        return self.retry_delays if override is None else override
+
+    def prefixed(self, name: str) -> str:
+        """``name`` with ``KAFKA_TOPIC_PREFIX`` in front (topics and groups)."""
+        return self.kafka_topic_prefix + name
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with ``overrides`` taking precedence.
+
+    Raises:
+        ConfigError: a variable is malformed; the message names it.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        name = str(first["loc"][0]).upper() if first["loc"] else "settings"
+        raise ConfigError(f"{name}: {first['msg']}") from None

@@ -1,0 +1,104 @@
+"""Helpers for tests that talk to the real broker: produce, read back, run consumers."""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import time
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from confluent_kafka import Consumer, Producer
+
+from consumers.runtime.runner import Runner
+from streamjobs.kafka import client_config
+from streamjobs.settings import Settings
+
+Headers = list[tuple[str, bytes]]
+
+
+@dataclass(frozen=True)
+class Record:
+    """A message read back from a topic."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, str]
+    timestamp_ms: int
+
+
+def produce(
+    settings: Settings,
+    topic: str,
+    values: Sequence[bytes | None],
+    *,
+    headers: Headers | None = None,
+    key: bytes | None = None,
+) -> None:
+    """Write ``values`` to the full topic name ``topic`` and wait for the broker."""
+    producer = Producer(client_config(settings) | {"linger.ms": 5})
+    for value in values:
+        producer.produce(topic, value, key, headers=headers)
+    remaining = producer.flush(30)
+    assert remaining == 0, f"{remaining} test messages unconfirmed"
+
+
+def read_topic(settings: Settings, topic: str, *, count: int, timeout: float = 30.0) -> list[Record]:
+    """Read ``count`` messages of ``topic`` from the beginning, failing after ``timeout``."""
+    consumer = Consumer(
+        client_config(settings)
+        | {"group.id": f"reader-{uuid.uuid4().hex}", "auto.offset.reset": "earliest",
+           "enable.auto.commit": False}
+    )
+    consumer.subscribe([topic])
+    records: list[Record] = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(records) < count and time.monotonic() < deadline:
+            for message in consumer.consume(count - len(records), 0.5):
+                assert message.error() is None, message.error()
+                records.append(
+                    Record(
+                        topic=message.topic(),
+                        partition=message.partition(),
+                        offset=message.offset(),
+                        key=message.key(),
+                        value=message.value(),
+                        headers={n: v.decode() for n, v in message.headers() or ()},
+                        timestamp_ms=message.timestamp()[1],
+                    )
+                )
+    finally:
+        consumer.close()
+    assert len(records) == count, f"read {len(records)} of {count} messages from {topic}"
+    return records
+
+
+@contextlib.contextmanager
+def running(runner: Runner) -> Iterator[Runner]:
+    """Run ``runner`` in a thread for the duration of the block; it must stop cleanly."""
+    status: list[int] = []
+    thread = threading.Thread(target=lambda: status.append(runner.run()), name="runner")
+    thread.start()
+    try:
+        yield runner
+    finally:
+        runner.stop()
+        thread.join(60)
+    assert not thread.is_alive(), "runner did not stop within 60 s"
+    assert status == [0], f"runner exited with {status}"
+
+
+def wait_until(condition: object, *, timeout: float = 30.0, interval: float = 0.05) -> None:
+    """Poll ``condition()`` until it is true; fail after ``timeout`` seconds."""
+    assert callable(condition)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(interval)
+    raise AssertionError(f"condition not met within {timeout} s")
