@@ -62,13 +62,10 @@ class Job:
     Args:
         topic: the registry entry it consumes.
         open: a factory of the handler; see ``HandlerFactory``.
-        concurrency: default in-flight limit per process (``--concurrency``
-            overrides it).
     """
 
     topic: TopicSpec
     open: HandlerFactory
-    concurrency: int = 100
 
     @property
     def name(self) -> str:

@@ -51,13 +51,20 @@ def producer_config(settings: Settings) -> dict[str, Any]:
 
 
 def consumer_config(settings: Settings, group: str) -> dict[str, Any]:
-    """A consumer of ``group`` that commits only offsets the runtime stored."""
-    return client_config(settings) | {
+    """A consumer of ``group`` that commits only offsets the runtime stored.
+
+    With ``KAFKA_GROUP_INSTANCE_ID`` set (say, a pod name), the member is
+    static: a restart within the session timeout keeps its partitions without
+    a rebalance.
+    """
+    static = {"group.instance.id": settings.kafka_group_instance_id}
+    return client_config(settings) | ({} if settings.kafka_group_instance_id is None else static) | {
         "group.id": group,
         "partition.assignment.strategy": "cooperative-sticky",
         "enable.auto.commit": True,
         "enable.auto.offset.store": False,
         "auto.commit.interval.ms": max(int(settings.kafka_commit_interval * 1000), 1),
+        "session.timeout.ms": int(settings.kafka_session_timeout * 1000),
         "auto.offset.reset": "earliest",
         "enable.partition.eof": False,
     }

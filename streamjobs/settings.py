@@ -66,6 +66,8 @@ class Settings(BaseSettings):
     kafka_topic_partitions: int = Field(6, ge=1)
     kafka_replication_factor: int = Field(-1, ge=-1)
     kafka_commit_interval: Annotated[float, NoDecode] = 1.0
+    kafka_session_timeout: Annotated[float, NoDecode] = 45.0
+    kafka_group_instance_id: str | None = None
     dlq_retention: Annotated[float, NoDecode] = 28 * 86400.0
 
     database_url: SecretStr = SecretStr(LOCAL_DATABASE_URL)
@@ -110,6 +112,7 @@ class Settings(BaseSettings):
 
     @field_validator(
         "kafka_commit_interval",
+        "kafka_session_timeout",
         "dlq_retention",
         "retry_after_max",
         "consumer_drain_timeout",

@@ -38,21 +38,32 @@ def produce(
     *,
     headers: Headers | None = None,
     key: bytes | None = None,
+    spread: int | None = None,
 ) -> None:
-    """Write ``values`` to the full topic name ``topic`` and wait for the broker."""
+    """Write ``values`` to the full topic name ``topic`` and wait for the broker.
+
+    With ``spread``, message i goes to partition ``i % spread``; else the
+    partitioner decides (a whole batch may land on one partition).
+    """
     producer = Producer(client_config(settings) | {"linger.ms": 5})
-    for value in values:
-        producer.produce(topic, value, key, headers=headers)
+    for index, value in enumerate(values):
+        partition = {} if spread is None else {"partition": index % spread}
+        producer.produce(topic, value, key, headers=headers, **partition)
     remaining = producer.flush(30)
     assert remaining == 0, f"{remaining} test messages unconfirmed"
 
 
-def read_topic(settings: Settings, topic: str, *, count: int, timeout: float = 30.0) -> list[Record]:
+def read_topic(
+    settings: Settings, topic: str, *, count: int, timeout: float = 30.0
+) -> list[Record]:
     """Read ``count`` messages of ``topic`` from the beginning, failing after ``timeout``."""
     consumer = Consumer(
         client_config(settings)
-        | {"group.id": f"reader-{uuid.uuid4().hex}", "auto.offset.reset": "earliest",
-           "enable.auto.commit": False}
+        | {
+            "group.id": f"reader-{uuid.uuid4().hex}",
+            "auto.offset.reset": "earliest",
+            "enable.auto.commit": False,
+        }
     )
     consumer.subscribe([topic])
     records: list[Record] = []

@@ -39,7 +39,7 @@ class Runner:
     Args:
         jobs: the jobs to consume, each in its own group.
         settings: brokers, topics, limits.
-        concurrency: in-flight limit per job; default each job's own.
+        concurrency: in-flight limit per job; default ``CONSUMER_CONCURRENCY``.
         drain_timeout: seconds to finish in-flight work on shutdown;
             default ``CONSUMER_DRAIN_TIMEOUT``.
     """
@@ -140,7 +140,7 @@ class Runner:
             make_processor=make_processor,
             loop=loop,
             options=WorkerOptions(
-                concurrency=self._concurrency or job.concurrency,
+                concurrency=self._concurrency or settings.consumer_concurrency,
                 drain_timeout=self._drain_timeout,
             ),
         )

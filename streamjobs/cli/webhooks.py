@@ -1,10 +1,152 @@
-"""``streamjobs webhooks``: register and manage webhook endpoints."""
+"""``streamjobs webhooks``: register and manage webhook endpoints.
+
+Secrets are printed by ``add`` and ``rotate-secret`` only, since handing them
+to the operator is those commands' purpose; nothing here logs them.
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import sys
+import uuid
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import Engine
+
+from consumers.webhook.registry import (
+    Endpoint,
+    add_endpoint,
+    disable_endpoint,
+    list_endpoints,
+    rotate_secret,
+)
+from streamjobs.database import sync_engine
+from streamjobs.settings import Settings
+
+NOT_FOUND = 1
+"""Exit status when the endpoint named does not exist."""
+
+DEFAULT_DISABLE_REASON = "disabled by an operator"
+"""Reason recorded by ``webhooks disable`` without ``--reason``."""
+
+T = TypeVar("T")
 
 
 def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add the ``webhooks`` command group."""
-    commands.add_parser("webhooks", help="manage webhook endpoints")
+    group = commands.add_parser("webhooks", help="manage webhook endpoints")
+    actions = group.add_subparsers(dest="action", required=True, parser_class=type(group))
+    add = actions.add_parser("add", help="register an endpoint and print its new secret")
+    add.add_argument("url", help="http:// or https:// URL that receives the deliveries")
+    add.add_argument("--description", help="free text, such as the customer's name")
+    add.set_defaults(run=run_add)
+    listing = actions.add_parser("list", help="every endpoint with its state")
+    listing.set_defaults(run=run_list)
+    disable = actions.add_parser("disable", help="stop deliveries to an endpoint")
+    disable.add_argument("id", type=_webhook_id, help="the endpoint's id")
+    disable.add_argument("--reason", default=DEFAULT_DISABLE_REASON, help="why, for the record")
+    disable.set_defaults(run=run_disable)
+    rotate = actions.add_parser(
+        "rotate-secret", help="new secret; the old one signs too for WEBHOOK_SECRET_GRACE"
+    )
+    rotate.add_argument("id", type=_webhook_id, help="the endpoint's id")
+    rotate.set_defaults(run=run_rotate_secret)
+    for action in (add, listing, disable, rotate):
+        action.add_argument("--json", action="store_true", help="print JSON, for scripts")
+
+
+def _webhook_id(text: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a webhook id (a UUID)") from None
+
+
+def run_add(args: argparse.Namespace, settings: Settings) -> int:
+    """Register the URL; print the endpoint and its secret."""
+    endpoint = _with_engine(
+        settings, lambda engine: add_endpoint(engine, args.url, description=args.description)
+    )
+    shown = describe(endpoint) | {"secret": endpoint.secret}
+    _print(args, shown, f"added webhook {endpoint.id}\nsecret {endpoint.secret}")
+    return 0
+
+
+def run_list(args: argparse.Namespace, settings: Settings) -> int:
+    """Print every endpoint: id, state, creation time, URL."""
+    endpoints = _with_engine(settings, list_endpoints)
+    if args.json:
+        print(json.dumps([describe(endpoint) for endpoint in endpoints], indent=2))
+        return 0
+    for endpoint in endpoints:
+        created = endpoint.created_at.isoformat(timespec="seconds")
+        print(f"{endpoint.id}  {_state(endpoint)}  {created}  {endpoint.url}")
+    return 0
+
+
+def run_disable(args: argparse.Namespace, settings: Settings) -> int:
+    """Disable the endpoint with the reason given."""
+    endpoint = _with_engine(settings, lambda engine: disable_endpoint(engine, args.id, args.reason))
+    if endpoint is None:
+        return _not_found(args.id)
+    _print(args, describe(endpoint), f"webhook {endpoint.id} {_state(endpoint)}")
+    return 0
+
+
+def run_rotate_secret(args: argparse.Namespace, settings: Settings) -> int:
+    """Give the endpoint a new secret; print it and when the old one stops signing."""
+    endpoint = _with_engine(
+        settings,
+        lambda engine: rotate_secret(engine, args.id, grace=settings.webhook_secret_grace),
+    )
+    if endpoint is None:
+        return _not_found(args.id)
+    expires = _iso(endpoint.previous_secret_expires_at)
+    shown = describe(endpoint) | {"secret": endpoint.secret}
+    text = f"new secret for webhook {endpoint.id}\nsecret {endpoint.secret}\n"
+    _print(args, shown, text + f"the previous secret signs too until {expires}")
+    return 0
+
+
+def describe(endpoint: Endpoint) -> dict[str, Any]:
+    """The endpoint as JSON-ready facts, without its secrets."""
+    return {
+        "id": str(endpoint.id),
+        "url": endpoint.url,
+        "description": endpoint.description,
+        "state": "active" if endpoint.active else "disabled",
+        "disabled_at": _iso(endpoint.disabled_at),
+        "disabled_reason": endpoint.disabled_reason,
+        "previous_secret_expires_at": _iso(endpoint.previous_secret_expires_at),
+        "created_at": _iso(endpoint.created_at),
+    }
+
+
+def _state(endpoint: Endpoint) -> str:
+    if endpoint.active:
+        return "active"
+    return f"disabled ({endpoint.disabled_reason or 'no reason given'})"
+
+
+def _iso(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.isoformat()
+
+
+def _print(args: argparse.Namespace, facts: dict[str, Any], text: str) -> None:
+    print(json.dumps(facts, indent=2) if args.json else text)
+
+
+def _not_found(webhook_id: uuid.UUID) -> int:
+    print(f"streamjobs: error: no webhook with id {webhook_id}", file=sys.stderr)
+    return NOT_FOUND
+
+
+def _with_engine(settings: Settings, work: Callable[[Engine], T]) -> T:
+    engine = sync_engine(settings)
+    try:
+        return work(engine)
+    finally:
+        engine.dispose()

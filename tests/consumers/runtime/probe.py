@@ -23,6 +23,7 @@ from schemas.events import Event
 from schemas.topics import TopicSpec
 from streamjobs.errors import FatalError, RetryableError
 from streamjobs.logs import configure_logging
+from streamjobs.sentry import init_sentry
 from streamjobs.settings import Settings, load_settings
 
 
@@ -59,7 +60,11 @@ class Journal:
     calls: list[Call] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
+    def begin(self, event: int) -> None:
+        """A handler call for ``event`` started."""
+
     def record(self, call: Call) -> None:
+        """A handler call finished its work (it may still raise)."""
         with self.lock:
             self.calls.append(call)
 
@@ -72,10 +77,11 @@ class Journal:
             return [call.id for call in self.calls]
 
 
-def probe_job(journal: Journal, *, concurrency: int = 100) -> Job:
+def probe_job(journal: Journal) -> Job:
     """A job whose handler records each call in ``journal`` and does what the event says."""
 
     async def handle(event: ProbeEvent, context: Context) -> None:
+        journal.begin(event.id)
         if event.sleep:
             await asyncio.sleep(event.sleep)
         journal.record(
@@ -96,7 +102,7 @@ def probe_job(journal: Journal, *, concurrency: int = 100) -> Job:
     async def open_probe(_settings: Settings) -> AsyncIterator[Handler]:
         yield handle
 
-    return Job(topic=PROBE_TOPIC, open=open_probe, concurrency=concurrency)
+    return Job(topic=PROBE_TOPIC, open=open_probe)
 
 
 class FileJournal(Journal):
@@ -106,14 +112,19 @@ class FileJournal(Journal):
         super().__init__()
         self.log = log
 
+    def begin(self, event: int) -> None:
+        self.log.write(f"begin {event}\n")
+
     def record(self, call: Call) -> None:
-        self.log.write(f"{call.id}\n")
+        self.log.write(f"done {call.id}\n")
 
 
 def _main(log_path: str) -> int:
-    configure_logging(level="WARNING", fmt="text")
+    settings = load_settings()
+    configure_logging(level="INFO", fmt="text")
+    init_sentry(settings, component="probe")
     with Path(log_path).open("a", buffering=1) as log:
-        runner = Runner([probe_job(FileJournal(log))], load_settings())
+        runner = Runner([probe_job(FileJournal(log))], settings)
         return runner.run_until_signalled()
 
 

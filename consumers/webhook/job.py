@@ -1,0 +1,167 @@
+"""The ``webhook.send`` job: sign, guard, send, log, classify.
+
+``JOB`` is what the runtime registers. ``open_webhook_handler(settings)``
+opens the process's HTTP pool, endpoint cache and delivery writer, and yields
+the handler; every attempt writes its delivery row before the handler
+returns or raises.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from datetime import UTC, datetime
+
+from consumers.job import Context, Handler, Job
+from consumers.webhook.client import WebhookClient, open_client
+from consumers.webhook.deliveries import DeliveryRow, DeliveryWriter
+from consumers.webhook.endpoints import EndpointCache
+from consumers.webhook.outcomes import GONE, Outcome, outcome_of_error, outcome_of_reply
+from consumers.webhook.registry import Endpoint
+from consumers.webhook.signing import parse_secret, sign
+from schemas.events import WebhookSend
+from schemas.topics import WEBHOOK_SEND
+from streamjobs.database import sync_engine
+from streamjobs.errors import FatalError
+from streamjobs.settings import Settings
+
+E_BAD_SECRET = "E_BAD_SECRET"
+
+
+def encode_body(event: WebhookSend, sent_at: datetime) -> bytes:
+    """The request body: ``{"type", "timestamp", "data"}`` as compact UTF-8 JSON.
+
+    Args:
+        event: the event; ``event_type`` becomes ``type``, ``payload`` ``data``.
+        sent_at: the aware time written as ``timestamp`` (ISO 8601, UTC, ``Z``).
+    """
+    stamp = sent_at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    document = {"type": event.event_type, "timestamp": stamp, "data": event.payload}
+    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def signing_keys(endpoint: Endpoint, now: datetime) -> list[bytes]:
+    """HMAC keys that sign at ``now``: the current secret, and the previous one in its grace.
+
+    Raises:
+        FatalError: a stored secret is malformed (``E_BAD_SECRET``).
+    """
+    try:
+        return [parse_secret(secret) for secret in endpoint.secrets_at(now)]
+    except ValueError as exc:
+        raise FatalError(f"webhook {endpoint.id}: {exc}", code=E_BAD_SECRET) from None
+
+
+class WebhookHandler:
+    """Delivers one ``webhook.send`` event per call; see ``consumers.job.Handler``.
+
+    Args:
+        client: the pooled HTTP client.
+        endpoints: the endpoint config cache.
+        deliveries: the delivery row writer.
+        retry_after_max: most seconds of a honoured ``Retry-After``.
+    """
+
+    def __init__(
+        self,
+        *,
+        client: WebhookClient,
+        endpoints: EndpointCache,
+        deliveries: DeliveryWriter,
+        retry_after_max: float,
+    ) -> None:
+        self._client = client
+        self._endpoints = endpoints
+        self._deliveries = deliveries
+        self._retry_after_max = retry_after_max
+
+    async def __call__(self, event: WebhookSend, context: Context) -> None:
+        """Send ``event`` once, log the attempt, then return or raise.
+
+        Raises:
+            RetryableError: timeouts (``E_TIMEOUT``), connection (``E_CONNECT``)
+                and lookup (``E_DNS``) failures, 408, 425, 429 and 5xx (``E_HTTP``,
+                with ``retry_after``), database trouble (``E_DATABASE``).
+            FatalError: 3xx (``E_REDIRECT``), other 4xx (``E_HTTP``; 410 also
+                disables the endpoint), a refused target (``E_BLOCKED_TARGET``),
+                an unknown or disabled endpoint, a malformed URL or secret.
+        """
+        started = time.monotonic()
+        outcome = await self._attempt(event, context)
+        duration_ms = round((time.monotonic() - started) * 1000)
+        if outcome.http_status == GONE:
+            reason = (
+                f"HTTP 410 Gone answered to event {context.event_id} (attempt {context.attempt})"
+            )
+            await self._endpoints.disable(event.webhook_id, reason)
+        await self._deliveries.write(delivery_row(event, context, outcome, duration_ms))
+        outcome.raise_if_failed()
+
+    async def _attempt(self, event: WebhookSend, context: Context) -> Outcome:
+        try:
+            endpoint = await self._endpoints.get(event.webhook_id)
+            now = datetime.now(UTC)
+            body = encode_body(event, now)
+            timestamp = int(now.timestamp())
+            headers = {
+                "webhook-id": context.event_id,
+                "webhook-timestamp": str(timestamp),
+                "webhook-signature": sign(
+                    context.event_id, timestamp, body, signing_keys(endpoint, now)
+                ),
+                "content-type": "application/json",
+            }
+            reply = await self._client.post(endpoint.url, body, headers)
+        except Exception as exc:  # every failure becomes a logged outcome
+            return outcome_of_error(exc)
+        return outcome_of_reply(reply, retry_after_max=self._retry_after_max, now=datetime.now(UTC))
+
+
+def delivery_row(
+    event: WebhookSend, context: Context, outcome: Outcome, duration_ms: int
+) -> DeliveryRow:
+    """The ``webhook_deliveries`` row of one attempt."""
+    return DeliveryRow(
+        event_id=context.event_id,
+        webhook_id=event.webhook_id,
+        attempt=context.attempt,
+        outcome=outcome.kind,
+        http_status=outcome.http_status,
+        error_code=outcome.code,
+        error_message=outcome.message,
+        duration_ms=duration_ms,
+        response_excerpt=outcome.excerpt,
+        topic=context.topic,
+        partition=context.partition,
+        offset=context.offset,
+    )
+
+
+@asynccontextmanager
+async def open_webhook_handler(settings: Settings) -> AsyncIterator[Handler]:
+    """Open the HTTP pool, endpoint cache and delivery writer; yield the handler.
+
+    One per process: the HTTP pool is shared by every delivery. Leave it only
+    after the runtime has drained (or abandoned) its in-flight calls; on exit
+    the writer stores rows still waiting (at most ``consumer_drain_timeout``
+    seconds), then the connections and the engine close.
+    """
+    engine = sync_engine(settings)
+    async with AsyncExitStack() as stack:
+        stack.callback(engine.dispose)
+        client = await stack.enter_async_context(open_client(settings))
+        deliveries = await stack.enter_async_context(
+            DeliveryWriter(engine, drain_timeout=settings.consumer_drain_timeout)
+        )
+        yield WebhookHandler(
+            client=client,
+            endpoints=EndpointCache(engine, ttl=settings.webhook_config_cache_ttl),
+            deliveries=deliveries,
+            retry_after_max=settings.retry_after_max,
+        )
+
+
+JOB = Job(topic=WEBHOOK_SEND, open=open_webhook_handler)
+"""The webhook job, as the runtime registers it."""

@@ -1,0 +1,139 @@
+"""The ``webhooks`` table: registered endpoints, their secrets and state.
+
+Synchronous functions on the sync engine; the job calls them through
+``asyncio.to_thread`` and the CLI directly.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from urllib.parse import urlsplit
+
+from sqlalchemy import Engine, Update, func, insert, select, update
+
+from consumers.webhook.signing import generate_secret
+from schemas.tables import webhooks
+from streamjobs.errors import ConfigError
+
+URL_SCHEMES = frozenset({"http", "https"})
+"""Schemes a webhook URL may use."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Endpoint:
+    """One row of ``webhooks``; secrets are left out of ``repr``.
+
+    Args:
+        id: the endpoint's id (events name it as ``webhook_id``).
+        url: where deliveries are posted.
+        secret: the current ``whsec_`` secret.
+        previous_secret: the secret before the last rotation, if any.
+        previous_secret_expires_at: when ``previous_secret`` stops signing.
+        active: False once disabled.
+        disabled_at: when it was disabled.
+        disabled_reason: why it was disabled.
+        description: free text from whoever registered it.
+        created_at: when it was registered.
+    """
+
+    id: uuid.UUID
+    url: str
+    secret: str = field(repr=False)
+    previous_secret: str | None = field(repr=False)
+    previous_secret_expires_at: datetime | None
+    active: bool
+    disabled_at: datetime | None
+    disabled_reason: str | None
+    description: str | None
+    created_at: datetime
+
+    def secrets_at(self, now: datetime) -> tuple[str, ...]:
+        """The secrets that sign at ``now`` (aware): the current one, then the previous one
+        until it expires."""
+        expires = self.previous_secret_expires_at
+        if self.previous_secret is None or expires is None or expires <= now:
+            return (self.secret,)
+        return (self.secret, self.previous_secret)
+
+
+def validate_url(url: str) -> str:
+    """``url`` when it is an absolute http(s) URL with a host.
+
+    Raises:
+        ConfigError: it is not; the message says why without echoing the URL,
+            whose path may hold a token.
+    """
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port out of range)
+    except ValueError:
+        raise ConfigError("the webhook URL is malformed") from None
+    if parts.scheme.lower() not in URL_SCHEMES:
+        scheme = parts.scheme or "nothing"
+        raise ConfigError(f"the webhook URL must start with http:// or https://, not {scheme!r}")
+    if not parts.hostname or any(char.isspace() for char in url):
+        raise ConfigError("the webhook URL needs a host and may not contain white space")
+    return url
+
+
+def add_endpoint(engine: Engine, url: str, *, description: str | None = None) -> Endpoint:
+    """Register ``url`` with a new secret and return the row (active).
+
+    Raises:
+        ConfigError: the URL is not an http(s) URL.
+    """
+    values = {"url": validate_url(url), "secret": generate_secret(), "description": description}
+    with engine.begin() as connection:
+        row = connection.execute(insert(webhooks).values(values).returning(webhooks)).one()
+    return Endpoint(**row._mapping)
+
+
+def get_endpoint(engine: Engine, webhook_id: uuid.UUID) -> Endpoint | None:
+    """The endpoint ``webhook_id``, or None when there is none."""
+    with engine.connect() as connection:
+        row = connection.execute(select(webhooks).where(webhooks.c.id == webhook_id)).first()
+    return None if row is None else Endpoint(**row._mapping)
+
+
+def list_endpoints(engine: Engine) -> list[Endpoint]:
+    """Every endpoint, oldest first."""
+    with engine.connect() as connection:
+        rows = connection.execute(select(webhooks).order_by(webhooks.c.created_at, webhooks.c.id))
+        return [Endpoint(**row._mapping) for row in rows]
+
+
+def disable_endpoint(engine: Engine, webhook_id: uuid.UUID, reason: str) -> Endpoint | None:
+    """Mark the endpoint inactive with ``reason``; None when there is none.
+
+    Disabling twice keeps the first ``disabled_at`` and the latest reason.
+    """
+    statement = update(webhooks).values(
+        active=False,
+        disabled_at=func.coalesce(webhooks.c.disabled_at, func.now()),
+        disabled_reason=reason,
+    )
+    return _update_one(engine, webhook_id, statement)
+
+
+def rotate_secret(engine: Engine, webhook_id: uuid.UUID, *, grace: float) -> Endpoint | None:
+    """Give the endpoint a new secret; the current one keeps signing for ``grace`` seconds.
+
+    A secret older than the current one stops signing at once. Returns the
+    updated row (its ``secret`` is the new one), or None when there is none.
+    """
+    statement = update(webhooks).values(
+        secret=generate_secret(),
+        previous_secret=webhooks.c.secret,
+        previous_secret_expires_at=func.now() + timedelta(seconds=grace),
+    )
+    return _update_one(engine, webhook_id, statement)
+
+
+def _update_one(engine: Engine, webhook_id: uuid.UUID, statement: Update) -> Endpoint | None:
+    with engine.begin() as connection:
+        row = connection.execute(
+            statement.where(webhooks.c.id == webhook_id).returning(webhooks)
+        ).first()
+    return None if row is None else Endpoint(**row._mapping)

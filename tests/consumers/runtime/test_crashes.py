@@ -1,0 +1,102 @@
+"""At-least-once under SIGKILL, rebalances and SIGTERM, with real consumer processes."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import time
+from collections import Counter
+from collections.abc import Callable
+
+from confluent_kafka import Consumer, TopicPartition
+
+from schemas.topics import TopicSet
+from streamjobs.kafka import client_config
+from streamjobs.settings import Settings
+from tests.conftest import TEST_PARTITIONS
+from tests.consumers.runtime.conftest import ProbeProcess
+from tests.kafka_support import produce, wait_until
+
+ProbeFactory = Callable[..., ProbeProcess]
+
+
+def events(count: int, *, sleep: float) -> list[bytes]:
+    return [json.dumps({"id": n, "sleep": sleep}).encode() for n in range(count)]
+
+
+def assert_committed_everything(settings: Settings, topics: TopicSet) -> None:
+    """The group's committed offsets reach the end of every main partition."""
+    consumer = Consumer(client_config(settings) | {"group.id": topics.group})
+    try:
+        partitions = consumer.list_topics(topics.main, timeout=10).topics[topics.main].partitions
+        wanted = [TopicPartition(topics.main, p) for p in partitions]
+        committed = consumer.committed(wanted, timeout=10)
+        ends = [consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in wanted]
+        # A partition that never held a message has no committed offset.
+        assert [max(tp.offset, 0) for tp in committed] == ends
+    finally:
+        consumer.close()
+
+
+def test_sigkill_twice_loses_nothing_and_duplicates_at_most_the_in_flight_limit(
+    settings: Settings, probe_topics: TopicSet, probe_process: ProbeFactory
+) -> None:
+    concurrency = 10
+    total = 1000
+    produce(settings, probe_topics.main, events(total, sleep=0.05), spread=TEST_PARTITIONS)
+    # A static member takes its partitions back at once after a restart,
+    # instead of waiting out the killed member's session.
+    probe = probe_process(
+        CONSUMER_CONCURRENCY=str(concurrency),
+        KAFKA_COMMIT_INTERVAL="20ms",
+        KAFKA_GROUP_INSTANCE_ID="probe-1",
+    )
+    probe.start()
+    for kill in (1, 2):
+        wait_until(lambda: len(probe.lines("done")) >= kill * 250, timeout=60)
+        time.sleep(random.uniform(0.0, 0.5))
+        probe.kill()
+        probe.start()
+    wait_until(lambda: set(probe.lines("done")) == set(range(total)), timeout=120)
+    probe.signal(signal.SIGTERM)
+    assert probe.wait() == 0
+    handled = Counter(probe.lines("done"))
+    duplicates = sum(handled.values()) - total
+    assert set(handled) == set(range(total))
+    assert duplicates <= 2 * concurrency, f"{duplicates} duplicates after 2 kills"
+    assert_committed_everything(settings, probe_topics)
+
+
+def test_two_processes_share_the_partitions_and_one_leaving_loses_nothing(
+    settings: Settings, probe_topics: TopicSet, probe_process: ProbeFactory
+) -> None:
+    total = 600
+    produce(settings, probe_topics.main, events(total, sleep=0.02), spread=TEST_PARTITIONS)
+    first = probe_process("first", CONSUMER_CONCURRENCY="5").start()
+    wait_until(lambda: len(first.lines("done")) >= 50, timeout=60)
+    second = probe_process("second", CONSUMER_CONCURRENCY="5").start()
+    wait_until(lambda: len(second.lines("done")) >= 50, timeout=60)
+    assert len(first.lines("done")) < total
+    first.signal(signal.SIGTERM)
+    assert first.wait() == 0
+    wait_until(
+        lambda: set(first.lines("done")) | set(second.lines("done")) == set(range(total)),
+        timeout=120,
+    )
+    second.signal(signal.SIGTERM)
+    assert second.wait() == 0
+    assert len(set(first.lines("done")) & set(second.lines("done"))) <= 5
+    assert_committed_everything(settings, probe_topics)
+
+
+def test_sigterm_drains_in_flight_work_commits_and_exits_0(
+    settings: Settings, probe_topics: TopicSet, probe_process: ProbeFactory
+) -> None:
+    produce(settings, probe_topics.main, events(5, sleep=2.0))
+    probe = probe_process().start()
+    wait_until(lambda: len(probe.lines("begin")) == 5, timeout=60)
+    probe.signal(signal.SIGTERM)
+    assert probe.wait(timeout=30) == 0
+    assert sorted(probe.lines("done")) == [0, 1, 2, 3, 4]
+    assert_committed_everything(settings, probe_topics)

@@ -1,0 +1,149 @@
+"""The delivery log writer: batched, idempotent, and patient while the database is down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+
+from sqlalchemy import Engine, create_engine, func, select
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DataError
+
+from consumers.webhook.deliveries import DeliveryRow, DeliveryWriter
+from schemas.tables import webhook_deliveries
+from streamjobs.settings import Settings
+
+
+def delivery(event_id: str, attempt: int = 1) -> DeliveryRow:
+    """A plausible row for ``attempt`` of ``event_id``."""
+    return DeliveryRow(
+        event_id=event_id,
+        webhook_id=uuid.UUID(int=7),
+        attempt=attempt,
+        outcome="success",
+        http_status=200,
+        error_code=None,
+        error_message=None,
+        duration_ms=12,
+        response_excerpt="ok",
+        topic="webhook.send",
+        partition=0,
+        offset=attempt,
+    )
+
+
+def count(db: Engine, event_id: str) -> int:
+    query = select(func.count()).where(webhook_deliveries.c.event_id == event_id)
+    with db.connect() as connection:
+        return int(connection.execute(query).scalar_one())
+
+
+def test_concurrent_rows_are_all_stored_and_a_repeat_is_ignored(db: Engine) -> None:
+    async def scenario() -> None:
+        async with DeliveryWriter(db, max_batch=50) as writer:
+            await asyncio.gather(*(writer.write(delivery("evt-many", n)) for n in range(1, 201)))
+            await writer.write(delivery("evt-many", 1))
+
+    asyncio.run(scenario())
+
+    assert count(db, "evt-many") == 200
+
+
+def test_a_row_the_database_refuses_fails_alone(db: Engine) -> None:
+    too_large_attempt = 40_000  # beyond the smallint column
+
+    async def scenario() -> tuple[BaseException | None, ...]:
+        async with DeliveryWriter(db) as writer:
+            return tuple(
+                await asyncio.gather(
+                    writer.write(delivery("evt-mixed", 1)),
+                    writer.write(delivery("evt-mixed", too_large_attempt)),
+                    writer.write(delivery("evt-mixed", 2)),
+                    return_exceptions=True,
+                )
+            )
+
+    first, bad, second = asyncio.run(scenario())
+
+    assert first is None and second is None
+    assert isinstance(bad, DataError)
+    assert count(db, "evt-mixed") == 2
+
+
+class Gate:
+    """A TCP proxy in front of PostgreSQL; while shut it hangs up on every connection."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self.shut = True
+        self._upstream = (host, port)
+        self._server: asyncio.Server | None = None
+
+    @property
+    def port(self) -> int:
+        assert self._server is not None
+        port: int = self._server.sockets[0].getsockname()[1]
+        return port
+
+    @contextlib.asynccontextmanager
+    async def running(self) -> AsyncIterator[Gate]:
+        self._server = await asyncio.start_server(self._on_connection, "127.0.0.1", 0)
+        async with self._server:
+            yield self
+
+    async def _on_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        if self.shut:
+            writer.close()
+            return
+        up_reader, up_writer = await asyncio.open_connection(*self._upstream)
+        await asyncio.gather(_pipe(reader, up_writer), _pipe(up_reader, writer))
+
+
+async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    with contextlib.suppress(ConnectionError):
+        while data := await reader.read(65536):
+            writer.write(data)
+            await writer.drain()
+    writer.close()
+
+
+def test_while_the_database_is_down_the_writer_blocks_and_stores_the_row_later(
+    db: Engine, settings: Settings
+) -> None:
+    url = make_url(settings.sqlalchemy_url)
+    host, port = url.host, url.port
+    assert host is not None and port is not None
+
+    async def scenario() -> None:
+        async with Gate(host, port).running() as gate:
+            engine = create_engine(url.set(host="127.0.0.1", port=gate.port))
+            try:
+                async with DeliveryWriter(engine) as writer:
+                    stored = asyncio.ensure_future(writer.write(delivery("evt-outage")))
+                    await asyncio.sleep(1.0)
+                    assert not stored.done(), "the handler must wait while the database is down"
+                    gate.shut = False
+                    await asyncio.wait_for(stored, timeout=10)
+            finally:
+                engine.dispose()
+
+    asyncio.run(scenario())
+
+    assert count(db, "evt-outage") == 1
+
+
+def test_leaving_the_writer_stores_the_rows_still_waiting(db: Engine) -> None:
+    async def scenario() -> None:
+        async with DeliveryWriter(db) as writer:
+            waiting = [
+                asyncio.ensure_future(writer.write(delivery("evt-close", n))) for n in (1, 2, 3)
+            ]
+            await asyncio.sleep(0)  # the rows are queued, not yet written
+        await asyncio.gather(*waiting)
+
+    asyncio.run(scenario())
+
+    assert count(db, "evt-close") == 3
