@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
+from consumers.runtime.eager import start_eagerly
 from consumers.runtime.inbound import not_before, read_headers
 from consumers.runtime.offsets import PartitionOffsets
 from consumers.runtime.processor import BlockedCallback, PartitionKey, Processor
@@ -271,9 +272,10 @@ class Worker:
 
     def _start_tasks(self, accepted: list[tuple[PartitionOffsets, Message]]) -> None:
         for tracker, message in accepted:
-            task = self._loop.create_task(self._process(tracker, message))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+            task = start_eagerly(self._loop, self._process(tracker, message))
+            if task is not None:
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
 
     async def _process(self, tracker: PartitionOffsets, message: Message) -> None:
         finished = False
@@ -293,7 +295,8 @@ class Worker:
             )
         finally:
             self._finished.put((tracker, message.offset(), finished))
-            self._wakeup.set()
+            if not self._wakeup.is_set():
+                self._wakeup.set()
 
     def cancel_tasks(self) -> None:
         """Cancel handlers still running after the drain timeout (call on the loop)."""
