@@ -6,11 +6,18 @@
 #   - PostgreSQL: $DATABASE_URL if it answers, else a private cluster run with the
 #     system's initdb/pg_ctl on 127.0.0.1:54329 (streamjobs/streamjobs/streamjobs).
 #
-# Usage: dev/services.sh up|down|status
+# Usage: dev/services.sh up|down|status|clean
 #
 # Everything generated (jars, data, logs, pid files, configs) lives under .dev/
-# at the repo root; `rm -rf .dev` (after `down`) resets it all.
+# at the repo root; `clean` (down, then delete) resets it all. One exception:
+# run as root in a repo that the 'postgres' user cannot enter (a clone under
+# /root, mode 700), PostgreSQL's directory is /var/tmp/streamjobs-pg-<hash of
+# the repo path> instead, since the server must run as 'postgres'.
 # `status` exits 0 when both services run, 3 otherwise.
+#
+# Ports can be moved, e.g. to run a second checkout beside a running one:
+# STREAMJOBS_KAFKA_PORT (controller on the next port), STREAMJOBS_PG_PORT.
+# Export KAFKA_BOOTSTRAP_SERVERS/DATABASE_URL to match, as `up` then says.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,8 +25,8 @@ DEV_DIR="$ROOT/dev"
 STATE_DIR="$ROOT/.dev"
 
 KAFKA_HOST=127.0.0.1
-KAFKA_PORT=9092
-KAFKA_CONTROLLER_PORT=9093
+KAFKA_PORT="${STREAMJOBS_KAFKA_PORT:-9092}"
+KAFKA_CONTROLLER_PORT="${STREAMJOBS_KAFKA_CONTROLLER_PORT:-$((KAFKA_PORT + 1))}"
 KAFKA_DIR="$STATE_DIR/kafka"
 KAFKA_LIBS="$KAFKA_DIR/libs"
 KAFKA_DATA="$KAFKA_DIR/data"
@@ -32,14 +39,12 @@ KAFKA_JAVA_OPTS=(-Xmx512m -XX:+ExitOnOutOfMemoryError -Djava.awt.headless=true
   "-Dlog4j2.configurationFile=$DEV_DIR/kafka/log4j2.properties")
 
 PG_HOST=127.0.0.1
-PG_PORT=54329
+PG_PORT="${STREAMJOBS_PG_PORT:-54329}"
 PG_USER=streamjobs
 PG_PASSWORD=streamjobs
 PG_DB=streamjobs
-PG_DIR="$STATE_DIR/postgres"
-PG_DATA="$PG_DIR/data"
-PG_LOG="$PG_DIR/postgres.log"
 PG_URL="postgresql://$PG_USER:$PG_PASSWORD@$PG_HOST:$PG_PORT/$PG_DB"
+# PG_DIR, PG_DATA and PG_LOG are set by pg_locate.
 
 say() { printf '%s\n' "$*"; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
@@ -224,6 +229,19 @@ external_pg_answers() {
   pg_isready -q -t 3 -d "$url"
 }
 
+# Where the private cluster lives: .dev/postgres, unless we run as root and the
+# 'postgres' user (who must own the data dir and run the server) cannot reach
+# it; then a directory under /var/tmp named after the repo path, so that up,
+# down and status of one checkout always agree and checkouts never share one.
+pg_locate() {
+  PG_DIR="$STATE_DIR/postgres"
+  if [[ $EUID -eq 0 ]] && id postgres >/dev/null 2>&1 && ! as_pg test -x "$ROOT"; then
+    PG_DIR="/var/tmp/streamjobs-pg-$(printf '%s' "$ROOT" | sha256sum | cut -c1-12)"
+  fi
+  PG_DATA="$PG_DIR/data"
+  PG_LOG="$PG_DIR/postgres.log"
+}
+
 # Server binaries: those of the major version that made an existing data dir
 # (a data dir only runs under its own major), else the newest installed.
 pg_bindir() {
@@ -261,7 +279,9 @@ pg_install_server() {
 # 'postgres' system user, which then owns $PG_DIR.
 as_pg() {
   if [[ $EUID -eq 0 ]]; then
-    runuser -u postgres -- "$@"
+    # From /: the caller's directory may be one 'postgres' cannot enter, and
+    # initdb and pg_ctl complain about that (every path here is absolute).
+    (cd / && runuser -u postgres -- "$@")
   else
     "$@"
   fi
@@ -290,12 +310,21 @@ pg_remove_stale_pidfile() {
 }
 
 pg_prepare_dir() {
-  mkdir -p "$PG_DIR"
   if [[ $EUID -eq 0 ]]; then
     id postgres >/dev/null 2>&1 || die "postgres: no 'postgres' system user to run the server as (install Debian's postgresql package)"
+    # /var/tmp is world-writable: never adopt a directory someone else made.
+    if [[ "$PG_DIR" == /var/tmp/* && -e "$PG_DIR" ]]; then
+      [[ -d "$PG_DIR" && ! -L "$PG_DIR" && "$(stat -c %U "$PG_DIR")" =~ ^(root|postgres)$ ]] \
+        || die "postgres: $PG_DIR exists but is not a directory owned by root or postgres; remove it"
+    fi
+    [[ "$PG_DIR" == /var/tmp/* ]] && say "postgres: user 'postgres' cannot enter $ROOT; keeping the cluster in $PG_DIR"
+    mkdir -p "$PG_DIR"
+    chmod 700 "$PG_DIR"
     chown postgres:postgres "$PG_DIR"
     as_pg test -w "$PG_DIR" \
       || die "postgres: user 'postgres' cannot write $PG_DIR (a parent directory is not searchable by it); move the repo or set DATABASE_URL"
+  else
+    mkdir -p "$PG_DIR"
   fi
 }
 
@@ -336,6 +365,7 @@ pg_create_db_once() {
 }
 
 pg_up() {
+  pg_locate
   if external_pg_answers; then
     say "postgres: using DATABASE_URL ($(pg_url_display "$(external_pg_url)")), which answers"
     return 0
@@ -346,7 +376,11 @@ pg_up() {
     return 0
   fi
   local t0="$EPOCHREALTIME"
-  PG_BIN="$(pg_bindir)" || { pg_install_server; PG_BIN="$(pg_bindir)" || die "postgres: no initdb/pg_ctl even after installing"; }
+  PG_BIN="$(pg_bindir)" || {
+    pg_install_server
+    PG_BIN="$(pg_bindir)" || die "postgres: no initdb/pg_ctl even after installing"
+    pg_locate # the package brings the 'postgres' user, which may change the answer
+  }
   command -v psql >/dev/null || die "postgres: psql not found (install Debian's postgresql-client package)"
   port_open "$PG_HOST" "$PG_PORT" \
     && die "postgres: $PG_HOST:$PG_PORT is taken by another process (not the cluster in $PG_DATA)"
@@ -361,6 +395,7 @@ pg_up() {
 }
 
 pg_down() {
+  pg_locate
   if ! pg_private_running; then
     say "postgres: private cluster not running"
     return 0
@@ -374,6 +409,7 @@ pg_down() {
 pg_url_display() { printf '%s\n' "$1" | sed -E 's#(://[^:/@]+):[^@]*@#\1:***@#'; }
 
 pg_status() {
+  pg_locate
   if pg_private_running; then
     say "postgres: running on $PG_HOST:$PG_PORT ($PG_URL)"
   elif external_pg_answers; then
@@ -386,11 +422,30 @@ pg_status() {
 
 # ---------------------------------------------------------------- main
 
+# Delete everything `up` generated. Only after `down`: a running server would
+# keep writing into the deleted directories.
+clean() {
+  pg_locate
+  rm -rf "$STATE_DIR"
+  say "removed $STATE_DIR"
+  if [[ "$PG_DIR" != "$STATE_DIR"/* && -d "$PG_DIR" ]]; then
+    rm -rf "$PG_DIR"
+    say "removed $PG_DIR"
+  fi
+}
+
+# The settings' defaults name the default ports; moved ports need exports.
+hint_moved_ports() {
+  [[ "$KAFKA_PORT" == 9092 && "$PG_PORT" == 54329 ]] && return 0
+  say "ports moved: export KAFKA_BOOTSTRAP_SERVERS=$KAFKA_HOST:$KAFKA_PORT DATABASE_URL=$PG_URL"
+}
+
 usage() {
-  say "usage: $0 up|down|status"
+  say "usage: $0 up|down|status|clean"
   say "  up      start Kafka ($KAFKA_HOST:$KAFKA_PORT) and PostgreSQL ($PG_HOST:$PG_PORT or \$DATABASE_URL)"
   say "  down    stop them (a no-op when stopped)"
   say "  status  one line per service; exit 0 if both run, 3 otherwise"
+  say "  clean   stop them and delete their data, logs and jars"
 }
 
 main() {
@@ -398,10 +453,16 @@ main() {
     up)
       kafka_up
       pg_up
+      hint_moved_ports
       ;;
     down)
       kafka_down
       pg_down
+      ;;
+    clean)
+      kafka_down
+      pg_down
+      clean
       ;;
     status)
       local rc=0

@@ -71,8 +71,8 @@ def test_sigkill_twice_loses_nothing_and_duplicates_at_most_the_in_flight_limit(
 def test_two_processes_share_the_partitions_and_one_leaving_loses_nothing(
     settings: Settings, probe_topics: TopicSet, probe_process: ProbeFactory
 ) -> None:
-    total = 600
-    produce(settings, probe_topics.main, events(total, sleep=0.02), spread=TEST_PARTITIONS)
+    total = 1200  # about 12 s of work for one process: time for a second one to join
+    produce(settings, probe_topics.main, events(total, sleep=0.05), spread=TEST_PARTITIONS)
     first = probe_process("first", CONSUMER_CONCURRENCY="5").start()
     wait_until(lambda: len(first.lines("done")) >= 50, timeout=60)
     second = probe_process("second", CONSUMER_CONCURRENCY="5").start()

@@ -1,0 +1,81 @@
+# streamjobs developer entry points. `make` alone lists the targets.
+#
+# Everything runs from the virtualenv in .venv; the local services (Kafka,
+# PostgreSQL) come from dev/services.sh and need no Docker.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+.DELETE_ON_ERROR:
+
+VENV := .venv
+BIN := $(VENV)/bin
+# pip runs only when pyproject.toml is newer than this stamp.
+INSTALLED := $(VENV)/.installed
+# Any Python 3.11+; python3.11 first because that is what CI and the Dockerfile use.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+
+PYTEST_ARGS ?=
+
+# The long-running processes of `make run`, one quoted command per line; all of
+# them run in the foreground until Ctrl-C. The scheduler joins with one line:
+#   RUN_PROCESSES += 'streamjobs scheduler'
+RUN_PROCESSES := 'streamjobs consume all'
+
+.PHONY: help install services services-down services-status topics migrate run \
+	test lint bench clean
+
+help: ## list the targets
+	@echo "usage: make TARGET"
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) \
+		| awk -F':.*## ' '{ printf "  %-16s %s\n", $$1, $$2 }'
+	@echo "variables: PYTEST_ARGS (extra pytest arguments), PYTHON (interpreter for .venv)"
+
+install: $(INSTALLED) ## create .venv and install streamjobs with its dev tools
+
+$(INSTALLED): pyproject.toml
+	@test -n "$(PYTHON)" || { echo "error: no python3.11 or python3 found; set PYTHON=" >&2; exit 1; }
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
+		|| { echo "error: $(PYTHON) is older than Python 3.11; set PYTHON=" >&2; exit 1; }
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $@
+
+services: ## start Kafka and PostgreSQL (a no-op when they run)
+	dev/services.sh up
+
+services-down: ## stop them
+	dev/services.sh down
+
+services-status: ## one line per service
+	dev/services.sh status
+
+topics: install services ## create every topic of the registry (idempotent)
+	$(BIN)/streamjobs topics create
+
+migrate: install services ## migrate the database to the newest revision
+	$(BIN)/streamjobs db upgrade
+
+# dev/supervise.sh starts every process and, on Ctrl-C or SIGTERM, stops them
+# all and waits while they drain. make itself still reports "Interrupt" for
+# Ctrl-C: that is make's own message, not a failed shutdown.
+run: install services topics migrate ## run the consumers in the foreground until Ctrl-C
+	PATH="$(CURDIR)/$(BIN):$$PATH" dev/supervise.sh $(RUN_PROCESSES)
+
+# Tests create their own topics (unique prefix) and migrate the database.
+test: install services ## run the test suite (PYTEST_ARGS=... to select)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: install ## ruff check, ruff format --check, mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+bench: install services ## run every bench/bench_*.py
+	@shopt -s nullglob; scripts=(bench/bench_*.py); \
+	if (( $${#scripts[@]} == 0 )); then echo "no bench/bench_*.py scripts yet"; exit 0; fi; \
+	for f in "$${scripts[@]}"; do echo "== $$f"; $(BIN)/python "$$f"; done
+
+clean: ## stop the services and delete their data, logs and jars (.dev)
+	dev/services.sh clean
