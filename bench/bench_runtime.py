@@ -143,8 +143,9 @@ def main() -> None:
     parser.add_argument("--slow-events", type=int, default=5_000)
     args = parser.parse_args()
     configure_logging(level="WARNING", fmt="text")
-    settings = load_settings(kafka_topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.",
-                             retry_delays=(1.0,))
+    settings = load_settings(
+        kafka_topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.", retry_delays=(1.0,)
+    )
     topics = topic_set(settings, BENCH_TOPIC)
     create_topics(settings, [topics])
     fill(settings, topics.main, max(args.events, args.slow_events))
@@ -157,10 +158,14 @@ def main() -> None:
     ideal = SLOW_CONCURRENCY / SLOW_HANDLER_SECONDS
     print(f"events: {args.events:,} (no-op), {args.slow_events:,} (20 ms handler)")
     print(f"bare confluent-kafka consume loop   {bare:10,.0f} events/s")
-    print(f"runtime, no-op handler              {noop:10,.0f} events/s   ratio {noop / bare:.2f}"
-          " (target >= 0.5)")
-    print(f"runtime, 20 ms handler, conc. 100   {slow:10,.0f} events/s   ratio {slow / ideal:.2f}"
-          f" of ideal {ideal:,.0f} (target >= 0.8)")
+    print(
+        f"runtime, no-op handler              {noop:10,.0f} events/s   ratio {noop / bare:.2f}"
+        " (target >= 0.5)"
+    )
+    print(
+        f"runtime, 20 ms handler, conc. 100   {slow:10,.0f} events/s   ratio {slow / ideal:.2f}"
+        f" of ideal {ideal:,.0f} (target >= 0.8)"
+    )
 
 
 if __name__ == "__main__":

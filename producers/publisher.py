@@ -17,7 +17,7 @@ from typing import Any
 from confluent_kafka import KafkaError, Message, Producer
 from pydantic import BaseModel
 
-from schemas.headers import EVENT_ID
+from schemas.headers import EVENT_ID, HeaderList
 from schemas.topics import find_spec
 from streamjobs.errors import StreamjobsError
 from streamjobs.kafka import producer_config
@@ -93,7 +93,7 @@ class Publisher:
         value: bytes | None,
         *,
         key: str | bytes | None = None,
-        headers: list[tuple[str, bytes]] | None = None,
+        headers: HeaderList | None = None,
         wait: bool = True,
     ) -> Delivered | None:
         """Publish bytes as they are to the full topic name ``topic`` (no validation)."""
@@ -142,7 +142,7 @@ class Publisher:
         self.close()
 
 
-def _event_id_header(event_id: str | None) -> list[tuple[str, bytes]]:
+def _event_id_header(event_id: str | None) -> HeaderList:
     return [(EVENT_ID, event_id.encode())] if event_id else []
 
 

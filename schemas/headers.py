@@ -48,6 +48,9 @@ HTTP_STATUS = "x-http-status"
 REPLAYED_AT = "x-replayed-at"
 """Epoch ms of the operator replay that sent a DLQ message back to its main topic."""
 
+HeaderList = list[tuple[str, str | bytes | None]]
+"""Headers as confluent-kafka takes them for a write."""
+
 ERROR_MESSAGE_MAX_BYTES = 1024
 """Longest ``x-error-message`` value in bytes."""
 

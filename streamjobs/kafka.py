@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import KafkaError, KafkaException
-from confluent_kafka.admin import AdminClient, NewTopic
+from confluent_kafka.admin import AdminClient
+from confluent_kafka.cimpl import NewTopic
 
 from schemas.topics import REGISTRY, TopicSet, TopicSpec
 from streamjobs.settings import Settings
@@ -58,16 +59,20 @@ def consumer_config(settings: Settings, group: str) -> dict[str, Any]:
     a rebalance.
     """
     static = {"group.instance.id": settings.kafka_group_instance_id}
-    return client_config(settings) | ({} if settings.kafka_group_instance_id is None else static) | {
-        "group.id": group,
-        "partition.assignment.strategy": "cooperative-sticky",
-        "enable.auto.commit": True,
-        "enable.auto.offset.store": False,
-        "auto.commit.interval.ms": max(int(settings.kafka_commit_interval * 1000), 1),
-        "session.timeout.ms": int(settings.kafka_session_timeout * 1000),
-        "auto.offset.reset": "earliest",
-        "enable.partition.eof": False,
-    }
+    return (
+        client_config(settings)
+        | ({} if settings.kafka_group_instance_id is None else static)
+        | {
+            "group.id": group,
+            "partition.assignment.strategy": "cooperative-sticky",
+            "enable.auto.commit": True,
+            "enable.auto.offset.store": False,
+            "auto.commit.interval.ms": max(int(settings.kafka_commit_interval * 1000), 1),
+            "session.timeout.ms": int(settings.kafka_session_timeout * 1000),
+            "auto.offset.reset": "earliest",
+            "enable.partition.eof": False,
+        }
+    )
 
 
 def topic_set(settings: Settings, spec: TopicSpec) -> TopicSet:

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, Producer
 
+from consumers.runtime.inbound import coordinates, read_headers
 from consumers.runtime.runner import Runner
+from schemas.headers import HeaderList
 from streamjobs.kafka import client_config
 from streamjobs.settings import Settings
-
-Headers = list[tuple[str, bytes]]
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def produce(
     topic: str,
     values: Sequence[bytes | None],
     *,
-    headers: Headers | None = None,
+    headers: HeaderList | None = None,
     key: bytes | None = None,
     spread: int | None = None,
 ) -> None:
@@ -47,8 +47,9 @@ def produce(
     """
     producer = Producer(client_config(settings) | {"linger.ms": 5})
     for index, value in enumerate(values):
-        partition = {} if spread is None else {"partition": index % spread}
-        producer.produce(topic, value, key, headers=headers, **partition)
+        # -1 is librdkafka's "let the partitioner choose".
+        partition = -1 if spread is None else index % spread
+        producer.produce(topic, value, key, partition, headers=headers)
     remaining = producer.flush(30)
     assert remaining == 0, f"{remaining} test messages unconfirmed"
 
@@ -72,14 +73,15 @@ def read_topic(
         while len(records) < count and time.monotonic() < deadline:
             for message in consumer.consume(count - len(records), 0.5):
                 assert message.error() is None, message.error()
+                topic, partition, offset = coordinates(message)
                 records.append(
                     Record(
-                        topic=message.topic(),
-                        partition=message.partition(),
-                        offset=message.offset(),
+                        topic=topic,
+                        partition=partition,
+                        offset=offset,
                         key=message.key(),
                         value=message.value(),
-                        headers={n: v.decode() for n, v in message.headers() or ()},
+                        headers=read_headers(message),
                         timestamp_ms=message.timestamp()[1],
                     )
                 )

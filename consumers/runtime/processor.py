@@ -16,7 +16,13 @@ from confluent_kafka import KafkaException, Message
 from pydantic import BaseModel
 
 from consumers.job import Context, Handler
-from consumers.runtime.inbound import decode_event, event_id_of, now_ms, read_headers
+from consumers.runtime.inbound import (
+    coordinates,
+    decode_event,
+    event_id_of,
+    now_ms,
+    read_headers,
+)
 from consumers.runtime.producer import ConfirmingProducer
 from consumers.runtime.routing import Failure, RetryPolicy, classify, route
 from schemas.topics import TopicSet
@@ -80,13 +86,14 @@ class Processor:
     async def process(self, message: Message) -> None:
         """Handle ``message``; on failure, write it onward until the broker confirms."""
         received = read_headers(message)
+        topic, partition, offset = coordinates(message)
         context = Context(
             event_id=event_id_of(message, received),
-            attempt=self._attempt_by_topic[message.topic()],
+            attempt=self._attempt_by_topic[topic],
             max_attempts=self._topics.attempts,
-            topic=message.topic(),
-            partition=message.partition(),
-            offset=message.offset(),
+            topic=topic,
+            partition=partition,
+            offset=offset,
         )
         try:
             event = decode_event(

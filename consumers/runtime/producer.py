@@ -12,6 +12,7 @@ import threading
 
 from confluent_kafka import KafkaError, KafkaException, Message, Producer
 
+from schemas.headers import HeaderList
 from streamjobs.kafka import producer_config
 from streamjobs.settings import Settings
 
@@ -47,7 +48,7 @@ class ConfirmingProducer:
         *,
         value: bytes | None,
         key: bytes | None,
-        headers: list[tuple[str, bytes]],
+        headers: HeaderList,
     ) -> None:
         """Write one message and return once the broker confirmed it.
 

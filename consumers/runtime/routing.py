@@ -14,7 +14,9 @@ from typing import Literal
 
 from confluent_kafka import Message
 
+from consumers.runtime.inbound import coordinates
 from schemas import headers
+from schemas.headers import HeaderList
 from schemas.topics import TopicSet
 from streamjobs.errors import FatalError, JobError, RetryableError
 
@@ -87,7 +89,7 @@ class Route:
     """A failed message's next topic and its headers."""
 
     topic: str
-    headers: list[tuple[str, bytes]]
+    headers: HeaderList
 
 
 def route(
@@ -103,13 +105,12 @@ def route(
 ) -> Route:
     """The next topic of a message that failed attempt ``attempt``, with its headers."""
     carried = {name: value for name, value in received.items() if name not in headers.ROUTING}
+    topic, partition, offset = coordinates(message)
     routing = {
         headers.EVENT_ID: event_id,
-        headers.ORIGINAL_TOPIC: received.get(headers.ORIGINAL_TOPIC, message.topic()),
-        headers.ORIGINAL_PARTITION: received.get(
-            headers.ORIGINAL_PARTITION, str(message.partition())
-        ),
-        headers.ORIGINAL_OFFSET: received.get(headers.ORIGINAL_OFFSET, str(message.offset())),
+        headers.ORIGINAL_TOPIC: received.get(headers.ORIGINAL_TOPIC, topic),
+        headers.ORIGINAL_PARTITION: received.get(headers.ORIGINAL_PARTITION, str(partition)),
+        headers.ORIGINAL_OFFSET: received.get(headers.ORIGINAL_OFFSET, str(offset)),
         headers.ORIGINAL_TIMESTAMP: received.get(
             headers.ORIGINAL_TIMESTAMP, str(message.timestamp()[1])
         ),
@@ -124,16 +125,18 @@ def route(
     if failure.http_status is not None:
         routing[headers.HTTP_STATUS] = str(failure.http_status)
     if failure.kind == "retryable":
-        topic = topics.retry_topic(attempt)
+        next_topic = topics.retry_topic(attempt)
         routing[headers.NOT_BEFORE] = str(
             policy.not_before_ms(
                 failed_attempt=attempt, retry_after=failure.retry_after, now_ms=now_ms
             )
         )
     else:
-        topic = topics.dlq
+        next_topic = topics.dlq
     merged = carried | routing
-    return Route(topic=topic, headers=[(name, value.encode()) for name, value in merged.items()])
+    return Route(
+        topic=next_topic, headers=[(name, value.encode()) for name, value in merged.items()]
+    )
 
 
 def truncate_utf8(text: str, max_bytes: int) -> str:

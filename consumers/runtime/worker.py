@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumers.runtime.eager import start_eagerly
-from consumers.runtime.inbound import not_before, read_headers
+from consumers.runtime.inbound import coordinates, not_before, read_headers
 from consumers.runtime.offsets import PartitionOffsets
 from consumers.runtime.processor import BlockedCallback, PartitionKey, Processor
 
@@ -162,19 +162,20 @@ class Worker:
             if (error := message.error()) is not None:
                 logger.warning("consumer error", extra={"error": error.str()})
                 continue
-            key = (message.topic(), message.partition())
+            topic, partition, offset = coordinates(message)
+            key = (topic, partition)
             tracker = self._trackers.get(key)
             # After a seek and pause librdkafka re-fetches from the sought offset,
             # so a message of a paused or held partition is safe to drop.
             if tracker is None or key in held or key in self._paused:
                 continue
-            if message.topic() != self._main_topic:
+            if topic != self._main_topic:
                 due = not_before(read_headers(message))
                 if due > now:
-                    self._hold(tracker, message.offset(), due)
+                    self._hold(tracker, offset, due)
                     held.add(key)
                     continue
-            tracker.accept(message.offset())
+            tracker.accept(offset)
             accepted.append((tracker, message))
         if accepted:
             self._in_flight += len(accepted)
@@ -278,6 +279,7 @@ class Worker:
                 task.add_done_callback(self._tasks.discard)
 
     async def _process(self, tracker: PartitionOffsets, message: Message) -> None:
+        offset = coordinates(message)[2]
         finished = False
         try:
             await self._processor.process(message)
@@ -290,11 +292,11 @@ class Worker:
                 extra={
                     "topic": tracker.topic,
                     "partition": tracker.partition,
-                    "offset": message.offset(),
+                    "offset": offset,
                 },
             )
         finally:
-            self._finished.put((tracker, message.offset(), finished))
+            self._finished.put((tracker, offset, finished))
             if not self._wakeup.is_set():
                 self._wakeup.set()
 

@@ -58,6 +58,7 @@ def run_config(args: argparse.Namespace, settings: Settings) -> int:
     for name, value in shown.items():
         print(f"{name:<{width}}  {'' if value is None else value}")
     print()
-    for job, facts in topics.items():
-        print(f"{job}: group {facts['group']}; topics {', '.join(facts['topics'])}")
+    for topic_set in all_topic_sets(settings):
+        topics_of = ", ".join([*topic_set.consumed, topic_set.dlq])
+        print(f"{topic_set.spec.job}: group {topic_set.group}; topics {topics_of}")
     return 0

@@ -41,7 +41,7 @@ class _EnvelopeHandler(BaseHTTPRequestHandler):
         self.send_response(200)
         self.end_headers()
 
-    def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - stdlib's name
+    def log_message(self, format: str, *args: object) -> None:
         """Quiet: the test reads the envelopes, not an access log."""
 
 
@@ -61,8 +61,12 @@ def test_a_fatal_failure_is_reported_to_sentry_without_the_payload(
     sentry_inbox: SentryInbox,
 ) -> None:
     secret = "sk_live_do_not_leak"
-    produce(settings, probe_topics.main, [json.dumps({"id": 9, "fatal": True}).encode()],
-            headers=[("authorization", secret.encode())])
+    produce(
+        settings,
+        probe_topics.main,
+        [json.dumps({"id": 9, "fatal": True}).encode()],
+        headers=[("authorization", secret.encode())],
+    )
     probe = probe_process(SENTRY_DSN=sentry_inbox.dsn).start()
     wait_until(lambda: any("probe 9 is fatal" in e for e in sentry_inbox.envelopes), timeout=60)
     probe.signal(signal.SIGTERM)
