@@ -128,7 +128,8 @@ def bench_job(clock: Clock, *, sleep: float) -> Job:
 def through_runtime(settings: Settings, count: int, *, sleep: float, concurrency: int) -> float:
     """Events/s of ``count`` events through the runtime."""
     clock = Clock(count)
-    runner = Runner([bench_job(clock, sleep=sleep)], settings, concurrency=concurrency)
+    run_settings = settings.model_copy(update={"consumer_concurrency": concurrency})
+    runner = Runner([bench_job(clock, sleep=sleep)], run_settings)
     thread = threading.Thread(target=runner.run)
     thread.start()
     clock.done.wait()

@@ -39,7 +39,6 @@ class Runner:
     Args:
         jobs: the jobs to consume, each in its own group.
         settings: brokers, topics, limits.
-        concurrency: in-flight limit per job; default ``CONSUMER_CONCURRENCY``.
         drain_timeout: seconds to finish in-flight work on shutdown;
             default ``CONSUMER_DRAIN_TIMEOUT``.
     """
@@ -49,12 +48,10 @@ class Runner:
         jobs: Sequence[Job],
         settings: Settings,
         *,
-        concurrency: int | None = None,
         drain_timeout: float | None = None,
     ) -> None:
         self._jobs = jobs
         self._settings = settings
-        self._concurrency = concurrency
         self._drain_timeout = (
             settings.consumer_drain_timeout if drain_timeout is None else drain_timeout
         )
@@ -140,7 +137,7 @@ class Runner:
             make_processor=make_processor,
             loop=loop,
             options=WorkerOptions(
-                concurrency=self._concurrency or settings.consumer_concurrency,
+                concurrency=settings.consumer_concurrency,
                 drain_timeout=self._drain_timeout,
             ),
         )

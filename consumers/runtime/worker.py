@@ -25,7 +25,6 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from consumers.runtime.eager import start_eagerly
 from consumers.runtime.inbound import coordinates, not_before, read_headers
 from consumers.runtime.offsets import PartitionOffsets
 from consumers.runtime.processor import BlockedCallback, PartitionKey, Processor
@@ -273,10 +272,9 @@ class Worker:
 
     def _start_tasks(self, accepted: list[tuple[PartitionOffsets, Message]]) -> None:
         for tracker, message in accepted:
-            task = start_eagerly(self._loop, self._process(tracker, message))
-            if task is not None:
-                self._tasks.add(task)
-                task.add_done_callback(self._tasks.discard)
+            task = self._loop.create_task(self._process(tracker, message))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _process(self, tracker: PartitionOffsets, message: Message) -> None:
         offset = coordinates(message)[2]

@@ -42,10 +42,8 @@ def _positive_int(text: str) -> int:
 def run_consume(args: argparse.Namespace, settings: Settings) -> int:
     """Consume until SIGTERM or SIGINT, then drain and exit 0."""
     init_sentry(settings, component=f"consumer-{args.job}")
-    runner = Runner(
-        jobs_named(args.job),
-        settings,
-        concurrency=args.concurrency,
-        drain_timeout=args.drain_timeout,
-    )
+    if args.concurrency is not None:
+        # Through the settings, so that job resources (the HTTP pool) size themselves to it.
+        settings = settings.model_copy(update={"consumer_concurrency": args.concurrency})
+    runner = Runner(jobs_named(args.job), settings, drain_timeout=args.drain_timeout)
     return runner.run_until_signalled()

@@ -51,6 +51,7 @@ class Call:
     event_id: str
     topic: str
     at: float
+    in_task: bool
 
 
 @dataclass
@@ -85,7 +86,14 @@ def probe_job(journal: Journal) -> Job:
         if event.sleep:
             await asyncio.sleep(event.sleep)
         journal.record(
-            Call(event.id, context.attempt, context.event_id, context.topic, time.time())
+            Call(
+                event.id,
+                context.attempt,
+                context.event_id,
+                context.topic,
+                time.time(),
+                in_task=asyncio.current_task() is not None,
+            )
         )
         if event.fatal:
             raise FatalError(f"probe {event.id} is fatal", code="E_PROBE")

@@ -1,0 +1,275 @@
+"""Webhook delivery throughput: the streamjobs job against a bare HTTP loop and a naive loop.
+
+Run with the local services up (``make services``)::
+
+    .venv/bin/python bench/bench_webhooks.py [--events 20000] [--naive-events 500]
+
+A receiver (``bench/receiver.py``, an asyncio HTTP/1.1 keep-alive server in a
+process of its own) answers every POST with 200 after 20 ms and counts the
+answers it writes. In one run, over one pre-filled ``webhook.send`` topic
+(a fresh topic prefix, one endpoint registered for the receiver):
+
+(a) streamjobs: one Runner with the webhook job at concurrency 100, in a
+    child process; afterwards every ``webhook_deliveries`` row of this run's
+    events must exist (rows are matched by event id, which starts with the
+    run's topic prefix);
+(b) the ceiling: the same number of POSTs by a bare aiohttp loop (one
+    session, ``TCPConnector(limit=100)``, 100 workers), no Kafka, no database;
+(c) the obvious implementation: a confluent-kafka consumer (its own group)
+    taking one message at a time, with a synchronous ``httpx.Client.post``
+    and one INSERT per delivery, on ``--naive-events`` events.
+
+Rates are deliveries/s as counted by the receiver, from its first answer to
+its last, so group joins and connection setup do not count. Memory is the
+peak RSS (``VmHWM``) of the child process that runs (a), next to its value
+once imports are done and before the Runner starts. The ideal at concurrency
+100 and 20 ms is 5,000/s; the target is (a)/(b) >= 0.8.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event as ProcessEvent
+from pathlib import Path
+from typing import Any
+from urllib.request import Request, urlopen
+
+import httpx
+from aiohttp import ClientSession, TCPConnector
+from confluent_kafka import Consumer, Message, Producer
+from sqlalchemy import Engine, func, insert, select
+
+from consumers.runtime.runner import Runner
+from consumers.webhook.job import JOB, encode_body
+from consumers.webhook.registry import Endpoint, add_endpoint, disable_endpoint
+from consumers.webhook.signing import parse_secret, sign
+from schemas.events import WebhookSend
+from schemas.headers import EVENT_ID
+from schemas.tables import webhook_deliveries
+from schemas.topics import WEBHOOK_SEND
+from streamjobs.database import sync_engine, upgrade
+from streamjobs.kafka import client_config, create_topics, topic_set
+from streamjobs.logs import configure_logging
+from streamjobs.settings import Settings, load_settings
+
+CONCURRENCY = 100
+"""In-flight requests of (a) and (b)."""
+
+RECEIVER_DELAY = 0.020
+"""Seconds the receiver waits before each answer."""
+
+STALL_TIMEOUT = 60.0
+"""Give up on a run when the receiver counts nothing new for this long."""
+
+NAIVE_PREFIX = "naive:"
+"""Event ids of the naive loop's rows get this in front, so they never clash with (a)'s."""
+
+
+# -- the receiver process ------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rate:
+    """Answers the receiver counted, and seconds from the first to the last."""
+
+    count: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return (self.count - 1) / self.seconds if self.seconds > 0 else 0.0
+
+
+class ReceiverProcess:
+    """``bench/receiver.py`` in a subprocess; talks to its control paths."""
+
+    def __init__(self, process: subprocess.Popen[str], port: int) -> None:
+        self._process = process
+        self.port = port
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def _call(self, path: str, method: str = "GET") -> dict[str, Any]:
+        with urlopen(Request(self.url(path), method=method, data=b"" if method == "POST" else None)) as response:
+            answer: dict[str, Any] = json.loads(response.read())
+        return answer
+
+    def reset(self) -> None:
+        self._call("/reset", "POST")
+
+    def rate(self) -> Rate:
+        stats = self._call("/stats")
+        return Rate(stats["count"], stats["last"] - stats["first"])
+
+    def wait_for(self, count: int) -> Rate:
+        """Poll until ``count`` answers were written; stop early when progress stalls."""
+        seen, progress_at = -1, time.monotonic()
+        while (rate := self.rate()).count < count:
+            if rate.count != seen:
+                seen, progress_at = rate.count, time.monotonic()
+            elif time.monotonic() - progress_at > STALL_TIMEOUT:
+                print(f"  stalled at {rate.count:,} of {count:,} answers", file=sys.stderr)
+                break
+            time.sleep(0.2)
+        return rate
+
+
+@contextmanager
+def receiver_process(delay: float) -> Iterator[ReceiverProcess]:
+    script = Path(__file__).with_name("receiver.py")
+    command = [sys.executable, str(script), "--delay", str(delay)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
+        try:
+            assert process.stdout is not None
+            line = process.stdout.readline()
+            if not line.startswith("PORT "):
+                raise RuntimeError(f"receiver did not start: {line!r}")
+            yield ReceiverProcess(process, int(line.split()[1]))
+        finally:
+            process.terminate()
+
+
+# -- setup ---------------------------------------------------------------------------
+
+
+def fill(settings: Settings, topic: str, webhook_id: uuid.UUID, count: int) -> None:
+    """``count`` webhook events with ids ``<prefix>000000`` onward in the ``event-id`` header."""
+    producer = Producer(client_config(settings) | {"linger.ms": 20, "batch.size": 1_000_000})
+    for n in range(count):
+        value = json.dumps(
+            {
+                "webhook_id": str(webhook_id),
+                "event_type": "invoice.paid",
+                "payload": {"invoice": f"in_{n:06d}", "amount": 4200 + n, "currency": "EUR"},
+            }
+        ).encode()
+        headers = [(EVENT_ID, f"{settings.kafka_topic_prefix}{n:06d}".encode())]
+        while True:
+            try:
+                producer.produce(topic, value, headers=headers)
+                break
+            except BufferError:
+                producer.poll(0.1)
+    producer.flush(60)
+
+
+def count_rows(engine: Engine, prefix: str) -> tuple[int, int]:
+    """Delivery rows whose event id starts with ``prefix``: all, and successful ones."""
+    matching = func.left(webhook_deliveries.c.event_id, len(prefix)) == prefix
+    query = select(
+        func.count(), func.count().filter(webhook_deliveries.c.outcome == "success")
+    ).where(matching)
+    with engine.connect() as connection:
+        total, successes = connection.execute(query).one()
+    return int(total), int(successes)
+
+
+# -- (a) streamjobs ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Memory:
+    """``VmHWM`` of the streamjobs process in KiB: before the Runner started, and at the end."""
+
+    start_kib: int
+    peak_kib: int
+    exit_status: int
+
+
+def vm_hwm_kib() -> int:
+    """This process's peak resident set size so far, in KiB (``/proc/self/status``)."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmHWM in /proc/self/status")
+
+
+def streamjobs_child(overrides: dict[str, Any], stop: ProcessEvent, results: Connection) -> None:
+    """Child process: run the webhook job until ``stop`` is set; send back a ``Memory``."""
+    configure_logging(level="WARNING", fmt="text")
+    settings = load_settings(**overrides)
+    start = vm_hwm_kib()
+    runner = Runner([JOB], settings, concurrency=CONCURRENCY)
+    status: list[int] = []
+    thread = threading.Thread(target=lambda: status.append(runner.run()))
+    thread.start()
+    stop.wait()
+    runner.stop()
+    thread.join()
+    results.send(Memory(start, vm_hwm_kib(), status[0] if status else -1))
+
+
+def run_streamjobs(
+    overrides: dict[str, Any], receiver: ReceiverProcess, events: int
+) -> tuple[Rate, Memory]:
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    reader, writer = context.Pipe(duplex=False)
+    child = context.Process(target=streamjobs_child, args=(overrides, stop, writer))
+    receiver.reset()
+    child.start()
+    rate = receiver.wait_for(events)
+    stop.set()
+    memory: Memory = reader.recv()  # after the Runner drained: every row is written
+    child.join()
+    return rate, memory
+
+
+# -- (b) the ceiling -----------------------------------------------------------------
+
+
+def sample_request(n: int) -> tuple[bytes, dict[str, str]]:
+    """A body and headers like the job's, signed with a throwaway key."""
+    event = WebhookSend(
+        webhook_id=uuid.uuid4(),
+        event_type="invoice.paid",
+        payload={"invoice": f"in_{n:06d}", "amount": 4200 + n, "currency": "EUR"},
+    )
+    now = time.time()
+    body = encode_body(event, datetime_from(now))
+    headers = {
+        "webhook-id": f"ceiling{n:06d}",
+        "webhook-timestamp": str(int(now)),
+        "webhook-signature": sign(f"ceiling{n:06d}", int(now), body, [b"k" * 24]),
+        "content-type": "application/json",
+    }
+    return body, headers
+
+
+def datetime_from(timestamp: float) -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
+async def post_all(url: str, events: int) -> None:
+    body, headers = sample_request(0)
+    remaining = iter(range(events))
+    async with ClientSession(connector=TCPConnector(limit=CONCURRENCY)) as session:
+
+        async def worker() -> None:
+            for n in remaining:
+                request_headers = headers | {"webhook-id": f"ceiling{n:06d}"}
+                async with session.post(url, data=body, headers=request_headers) as response:
+                    await response.read()
+
+        await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+
+
+def run_ceiling(receiver: ReceiverProcess, events: int) -> Rate:
+    receiver.reset()
+    asyncio.run(post_all(receiver.url(), events))
+    return receiver.rate()
