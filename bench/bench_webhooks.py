@@ -40,6 +40,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from multiprocessing.connection import Connection
 from multiprocessing.synchronize import Event as ProcessEvent
 from pathlib import Path
@@ -53,7 +54,7 @@ from sqlalchemy import Engine, func, insert, select
 
 from consumers.runtime.runner import Runner
 from consumers.webhook.job import JOB, encode_body
-from consumers.webhook.registry import Endpoint, add_endpoint, disable_endpoint
+from consumers.webhook.registry import Endpoint, add_endpoint, disable_endpoint, get_endpoint
 from consumers.webhook.signing import parse_secret, sign
 from schemas.events import WebhookSend
 from schemas.headers import EVENT_ID
@@ -103,7 +104,9 @@ class ReceiverProcess:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def _call(self, path: str, method: str = "GET") -> dict[str, Any]:
-        with urlopen(Request(self.url(path), method=method, data=b"" if method == "POST" else None)) as response:
+        with urlopen(
+            Request(self.url(path), method=method, data=b"" if method == "POST" else None)
+        ) as response:
             answer: dict[str, Any] = json.loads(response.read())
         return answer
 
@@ -156,7 +159,9 @@ def fill(settings: Settings, topic: str, webhook_id: uuid.UUID, count: int) -> N
                 "payload": {"invoice": f"in_{n:06d}", "amount": 4200 + n, "currency": "EUR"},
             }
         ).encode()
-        headers = [(EVENT_ID, f"{settings.kafka_topic_prefix}{n:06d}".encode())]
+        headers: list[tuple[str, str | bytes | None]] = [
+            (EVENT_ID, f"{settings.kafka_topic_prefix}{n:06d}")
+        ]
         while True:
             try:
                 producer.produce(topic, value, headers=headers)
@@ -202,7 +207,7 @@ def streamjobs_child(overrides: dict[str, Any], stop: ProcessEvent, results: Con
     configure_logging(level="WARNING", fmt="text")
     settings = load_settings(**overrides)
     start = vm_hwm_kib()
-    runner = Runner([JOB], settings, concurrency=CONCURRENCY)
+    runner = Runner([JOB], settings)  # concurrency: CONSUMER_CONCURRENCY in ``overrides``
     status: list[int] = []
     thread = threading.Thread(target=lambda: status.append(runner.run()))
     thread.start()
@@ -231,32 +236,28 @@ def run_streamjobs(
 # -- (b) the ceiling -----------------------------------------------------------------
 
 
-def sample_request(n: int) -> tuple[bytes, dict[str, str]]:
-    """A body and headers like the job's, signed with a throwaway key."""
+def sample_request() -> tuple[bytes, dict[str, str]]:
+    """A body and headers shaped like the job's, signed once with a throwaway key."""
     event = WebhookSend(
         webhook_id=uuid.uuid4(),
         event_type="invoice.paid",
-        payload={"invoice": f"in_{n:06d}", "amount": 4200 + n, "currency": "EUR"},
+        payload={"invoice": "in_000000", "amount": 4200, "currency": "EUR"},
     )
-    now = time.time()
-    body = encode_body(event, datetime_from(now))
+    now = datetime.now(UTC)
+    body = encode_body(event, now)
+    stamp = int(now.timestamp())
     headers = {
-        "webhook-id": f"ceiling{n:06d}",
-        "webhook-timestamp": str(int(now)),
-        "webhook-signature": sign(f"ceiling{n:06d}", int(now), body, [b"k" * 24]),
+        "webhook-id": "ceiling",
+        "webhook-timestamp": str(stamp),
+        "webhook-signature": sign("ceiling", stamp, body, [b"k" * 24]),
         "content-type": "application/json",
     }
     return body, headers
 
 
-def datetime_from(timestamp: float) -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.fromtimestamp(timestamp, UTC)
-
-
 async def post_all(url: str, events: int) -> None:
-    body, headers = sample_request(0)
+    """POST ``events`` bodies to ``url``, ``CONCURRENCY`` at a time, over one pool."""
+    body, headers = sample_request()
     remaining = iter(range(events))
     async with ClientSession(connector=TCPConnector(limit=CONCURRENCY)) as session:
 
@@ -273,3 +274,159 @@ def run_ceiling(receiver: ReceiverProcess, events: int) -> Rate:
     receiver.reset()
     asyncio.run(post_all(receiver.url(), events))
     return receiver.rate()
+
+
+# -- (c) the naive loop --------------------------------------------------------------
+
+
+class NaiveDelivery:
+    """One message at a time: validate, sign, POST synchronously, INSERT its row."""
+
+    def __init__(self, engine: Engine, client: httpx.Client) -> None:
+        self._engine = engine
+        self._client = client
+        self._endpoints: dict[uuid.UUID, Endpoint] = {}
+
+    def deliver(self, message: Message) -> None:
+        event = WebhookSend.model_validate_json(message.value() or b"")
+        raw_id = dict(message.headers() or [])[EVENT_ID]
+        event_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+        endpoint = self._endpoint(event.webhook_id)
+        now = datetime.now(UTC)
+        body = encode_body(event, now)
+        stamp = int(now.timestamp())
+        keys = [parse_secret(endpoint.secret)]
+        headers = {
+            "webhook-id": event_id,
+            "webhook-timestamp": str(stamp),
+            "webhook-signature": sign(event_id, stamp, body, keys),
+            "content-type": "application/json",
+        }
+        started = time.monotonic()
+        response = self._client.post(endpoint.url, content=body, headers=headers)
+        row = {
+            "event_id": NAIVE_PREFIX + event_id,
+            "webhook_id": event.webhook_id,
+            "attempt": 1,
+            "outcome": "success" if response.is_success else "fatal",
+            "http_status": response.status_code,
+            "duration_ms": round((time.monotonic() - started) * 1000),
+            "response_excerpt": response.text[:16384],
+            "topic": message.topic(),
+            "partition": message.partition(),
+            "offset": message.offset(),
+        }
+        with self._engine.begin() as connection:
+            connection.execute(insert(webhook_deliveries).values(row))
+
+    def _endpoint(self, webhook_id: uuid.UUID) -> Endpoint:
+        if webhook_id not in self._endpoints:
+            endpoint = get_endpoint(self._engine, webhook_id)
+            assert endpoint is not None, f"unknown webhook {webhook_id}"
+            self._endpoints[webhook_id] = endpoint
+        return self._endpoints[webhook_id]
+
+
+def run_naive(settings: Settings, topic: str, receiver: ReceiverProcess, events: int) -> Rate:
+    group = f"{settings.kafka_topic_prefix}naive-{uuid.uuid4().hex[:8]}"
+    consumer = Consumer(
+        client_config(settings) | {"group.id": group, "auto.offset.reset": "earliest"}
+    )
+    consumer.subscribe([topic])
+    engine = sync_engine(settings)
+    receiver.reset()
+    handled = 0
+    try:
+        with httpx.Client(timeout=settings.webhook_timeout, trust_env=False) as client:
+            delivery = NaiveDelivery(engine, client)
+            while handled < events:
+                message = consumer.poll(1.0)
+                if message is None or message.error() is not None:
+                    continue
+                delivery.deliver(message)
+                handled += 1
+    finally:
+        consumer.close()
+        engine.dispose()
+    return receiver.rate()
+
+
+# -- main ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Results:
+    events: int
+    naive_events: int
+    streamjobs: Rate
+    ceiling: Rate
+    naive: Rate
+    memory: Memory
+    rows: tuple[int, int]
+
+
+def report(results: Results) -> None:
+    a, b, c = (r.per_second for r in (results.streamjobs, results.ceiling, results.naive))
+    ideal = CONCURRENCY / RECEIVER_DELAY
+    print(
+        f"\nwebhook delivery: receiver answers after {RECEIVER_DELAY * 1000:.0f} ms,"
+        f" concurrency {CONCURRENCY} (ideal {ideal:,.0f}/s)"
+    )
+    print(f"{'run':<46}{'delivered':>10}{'deliveries/s':>14}{'of (b)':>8}")
+    rows = [
+        ("(b) ceiling: bare aiohttp loop", results.ceiling, b),
+        ("(a) streamjobs webhook job, one process", results.streamjobs, a),
+        ("(c) naive: one message at a time, sync", results.naive, c),
+    ]
+    for name, rate, per_second in rows:
+        print(f"{name:<46}{rate.count:>10,}{per_second:>14,.0f}{per_second / b:>8.2f}")
+    verdict = "ok" if a / b >= 0.8 else "BELOW TARGET"
+    print(f"(a)/(b) = {a / b:.2f} (target >= 0.8: {verdict});  (a)/(c) = {a / c:.0f}x")
+    total, successes = results.rows
+    complete = "ok" if successes == results.events else "MISSING ROWS"
+    print(
+        f"delivery rows of (a): {total:,} ({successes:,} success) of {results.events:,}: {complete}"
+    )
+    memory = results.memory
+    print(
+        f"peak RSS (VmHWM) of the streamjobs process: {memory.peak_kib / 1024:.0f} MiB"
+        f" ({memory.start_kib / 1024:.0f} MiB after imports, before the Runner started);"
+        f" runner exit status {memory.exit_status}"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--naive-events", type=int, default=500)
+    args = parser.parse_args()
+    configure_logging(level="WARNING", fmt="text")
+    prefix = f"bench-webhooks-{uuid.uuid4().hex[:8]}."
+    overrides = {
+        "kafka_topic_prefix": prefix,
+        "webhook_allow_private_networks": True,
+        "consumer_concurrency": CONCURRENCY,
+    }
+    settings = load_settings(**overrides)
+    upgrade(settings)
+    topics = topic_set(settings, WEBHOOK_SEND)
+    create_topics(settings, [topics])
+    engine = sync_engine(settings)
+    with receiver_process(RECEIVER_DELAY) as receiver:
+        endpoint = add_endpoint(engine, receiver.url(), description=f"bench {prefix}")
+        print(f"prefix {prefix}: filling {topics.main} with {args.events:,} events", flush=True)
+        fill(settings, topics.main, endpoint.id, args.events)
+        print("(b) ceiling ...", flush=True)
+        ceiling = run_ceiling(receiver, args.events)
+        print("(a) streamjobs ...", flush=True)
+        streamjobs, memory = run_streamjobs(overrides, receiver, args.events)
+        rows = count_rows(engine, prefix)
+        print("(c) naive ...", flush=True)
+        naive = run_naive(settings, topics.main, receiver, args.naive_events)
+        disable_endpoint(engine, endpoint.id, "benchmark finished")
+    engine.dispose()
+    report(Results(args.events, args.naive_events, streamjobs, ceiling, naive, memory, rows))
+
+
+if __name__ == "__main__":
+    main()

@@ -45,9 +45,6 @@ ERROR_MESSAGE = "x-error-message"
 HTTP_STATUS = "x-http-status"
 """HTTP status that caused the failure, when there was one."""
 
-REPLAYED_AT = "x-replayed-at"
-"""Epoch ms of the operator replay that sent a DLQ message back to its main topic."""
-
 HeaderList = list[tuple[str, str | bytes | None]]
 """Headers as confluent-kafka takes them for a write."""
 
@@ -69,7 +66,6 @@ ROUTING = frozenset(
         ERROR_CLASS,
         ERROR_MESSAGE,
         HTTP_STATUS,
-        REPLAYED_AT,
     }
 )
 """Headers the runtime owns; they are replaced on each hop, never appended."""
