@@ -19,6 +19,14 @@ answers it writes. In one run, over one pre-filled ``webhook.send`` topic
     taking one message at a time, with a synchronous ``httpx.Client.post``
     and one INSERT per delivery, on ``--naive-events`` events.
 
+The database is ``DATABASE_URL`` (default: the dev database). Tests empty
+every table of the database they use before each test (``tests/conftest.py``,
+``db``), the registered endpoint included, so while tests run against the dev
+database point the benchmark at a database of its own::
+
+    DATABASE_URL=postgresql://streamjobs:streamjobs@127.0.0.1:54329/streamjobs_bench \\
+        .venv/bin/python bench/bench_webhooks.py
+
 Rates are deliveries/s as counted by the receiver, from its first answer to
 its last, so group joins and connection setup do not count. Memory is the
 peak RSS (``VmHWM``) of the child process that runs (a), next to its value

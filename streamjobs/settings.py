@@ -89,11 +89,6 @@ class Settings(BaseSettings):
     webhook_config_cache_ttl: Annotated[float, NoDecode] = Field(30.0, ge=0, le=30)
     webhook_secret_grace: Annotated[float, NoDecode] = 24 * 3600.0
 
-    resend_api_key: SecretStr | None = None
-    resend_api_url: str = "https://api.resend.com"
-    email_from: str | None = None
-    cron_secret: SecretStr | None = None
-
     sentry_dsn: SecretStr | None = None
     sentry_environment: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"

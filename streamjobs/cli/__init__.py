@@ -42,10 +42,7 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     args = build_parser().parse_args(argv)
     try:
         settings = load_settings()
-    except ConfigError as exc:
-        sys.exit(f"streamjobs: error: {exc}")
-    configure_logging(level=settings.log_level, fmt=settings.log_format)
-    try:
+        configure_logging(level=settings.log_level, fmt=settings.log_format)
         sys.exit(args.run(args, settings))
     except ConfigError as exc:
         print(f"streamjobs: error: {exc}", file=sys.stderr)

@@ -3,27 +3,13 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine
 
 from consumers.webhook.signing import parse_secret
 from streamjobs.settings import Settings
-
-STREAMJOBS = str(Path(sys.executable).with_name("streamjobs"))
-"""The installed console script, next to the interpreter running the tests."""
-
-
-def streamjobs(settings: Settings, *args: str) -> subprocess.CompletedProcess[str]:
-    """Run ``streamjobs ARGS`` against the test database."""
-    env = os.environ | {"DATABASE_URL": settings.sqlalchemy_url, "LOG_FORMAT": "text"}
-    return subprocess.run(
-        [STREAMJOBS, *args], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+from tests.streamjobs.cli.support import streamjobs
 
 
 def as_json(settings: Settings, *args: str) -> Any:
