@@ -22,13 +22,14 @@ from streamjobs.errors import FatalError
 
 def coordinates(message: Message) -> tuple[str, int, int]:
     """Topic, partition and offset of a consumed message (never None once consumed)."""
-    return cast(tuple[str, int, int], (message.topic(), message.partition(), message.offset()))
+    # A quoted type: cast() with a subscripted type builds it anew on every call.
+    return cast("tuple[str, int, int]", (message.topic(), message.partition(), message.offset()))
 
 
 def read_headers(message: Message) -> dict[str, str]:
     """The message's headers as text; the last value of a repeated name wins."""
     # A consumed message's headers are always (name, bytes or None) pairs.
-    pairs = cast(list[tuple[str, bytes | None]], message.headers() or [])
+    pairs = cast("list[tuple[str, bytes | None]]", message.headers() or [])
     return {
         name: value.decode("utf-8", "replace") if value is not None else "" for name, value in pairs
     }

@@ -22,14 +22,26 @@ class PartitionOffsets:
         partition: the partition number.
     """
 
-    __slots__ = ("_finished", "_pending", "next_offset", "partition", "topic")
+    __slots__ = (
+        "_abandoned",
+        "_finished",
+        "_pending",
+        "next_offset",
+        "partition",
+        "revoked",
+        "topic",
+    )
 
     def __init__(self, topic: str, partition: int) -> None:
         self.topic = topic
         self.partition = partition
         self._pending: deque[int] = deque()
         self._finished: set[int] = set()
+        self._abandoned: set[int] = set()
         self.next_offset: int | None = None
+        """Where fetching must resume after a pause; None until a message is seen."""
+        self.revoked = False
+        """Set when the partition is taken away: its queued messages are not started."""
         """Where fetching must resume after a pause; None until a message is seen."""
 
     @property
@@ -39,13 +51,17 @@ class PartitionOffsets:
 
     @property
     def unfinished(self) -> int:
-        """Accepted messages whose work is not finished."""
-        return len(self._pending) - len(self._finished)
+        """Accepted messages still being worked on or waiting for a handler."""
+        return len(self._pending) - len(self._finished) - len(self._abandoned)
 
     def accept(self, offset: int) -> None:
         """Record that the message at ``offset`` was handed to a handler."""
         self._pending.append(offset)
         self.next_offset = offset + 1
+
+    def abandon(self, offset: int) -> None:
+        """Record that ``offset`` will not be finished here; the position stays before it."""
+        self._abandoned.add(offset)
 
     def finish(self, offset: int) -> int | None:
         """Record that ``offset`` is finished (done, retried or dead-lettered).

@@ -44,7 +44,11 @@ class WorkerOptions:
     """How one worker consumes.
 
     Args:
-        concurrency: messages in flight at most (default 100).
+        concurrency: messages handled at once at most (default 100).
+        prefetch: messages fetched beyond those being handled, queued for the
+            next free handler (default 500); they keep the handlers busy
+            between polls. Queued messages are not started after a revoke or
+            once the worker stops.
         drain_timeout: seconds to finish in-flight work on shutdown (default 30).
         revoke_grace: seconds to finish in-flight work of revoked partitions
             before their results are dropped (default 5).
@@ -52,6 +56,7 @@ class WorkerOptions:
     """
 
     concurrency: int = 100
+    prefetch: int = 500
     drain_timeout: float = 30.0
     revoke_grace: float = 5.0
     batch_size: int = 500
@@ -102,12 +107,14 @@ class Worker:
         self._wakeup = threading.Event()
         self._stop_requested = threading.Event()
         self._stopping = False
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._inbox: asyncio.Queue[tuple[PartitionOffsets, Message]] = asyncio.Queue()
+        self._handler_tasks: list[asyncio.Task[None]] = []
 
     # -- public -----------------------------------------------------------------
 
     def run(self) -> None:
         """Consume until ``stop`` is called, then drain, commit and leave the group."""
+        self._loop.call_soon_threadsafe(self._start_handler_tasks)
         self._consumer.subscribe(
             self._topics,
             on_assign=self._on_assign,
@@ -137,7 +144,7 @@ class Worker:
         self._collect_finished()
         self._apply_blocked_notices()
         self._resume_due()
-        capacity = self._options.concurrency - self._in_flight
+        capacity = self._options.concurrency + self._options.prefetch - self._in_flight
         self._track_saturation(capacity)
         if capacity > 0 or self._saturated:
             wanted = max(1, min(capacity, self._options.batch_size))
@@ -178,7 +185,7 @@ class Worker:
             accepted.append((tracker, message))
         if accepted:
             self._in_flight += len(accepted)
-            self._loop.call_soon_threadsafe(self._start_tasks, accepted)
+            self._loop.call_soon_threadsafe(self._hand_out, accepted)
 
     def _collect_finished(self) -> None:
         positions: dict[PartitionKey, int] = {}
@@ -188,8 +195,11 @@ class Worker:
             except queue.Empty:
                 break
             self._in_flight -= 1
-            if not finished or self._trackers.get(tracker.key) is not tracker:
-                continue  # abandoned, or its partition was revoked meanwhile
+            if self._trackers.get(tracker.key) is not tracker:
+                continue  # its partition was revoked meanwhile
+            if not finished:
+                tracker.abandon(offset)
+                continue
             position = tracker.finish(offset)
             if position is not None:
                 positions[tracker.key] = position
@@ -270,9 +280,26 @@ class Worker:
 
     # -- handler side (runs on the asyncio loop) -------------------------------------
 
-    def _start_tasks(self, accepted: list[tuple[PartitionOffsets, Message]]) -> None:
-        for tracker, message in accepted:
-            self._tasks.add(self._loop.create_task(self._process(tracker, message)))
+    def _start_handler_tasks(self) -> None:
+        # One long-lived task per unit of concurrency: a message costs a queue
+        # hand-off instead of a new task, and each handler still runs in a task
+        # of its own (libraries such as aiohttp need ``current_task()``).
+        self._handler_tasks = [
+            self._loop.create_task(self._handle_forever())
+            for _ in range(self._options.concurrency)
+        ]
+
+    def _hand_out(self, accepted: list[tuple[PartitionOffsets, Message]]) -> None:
+        for item in accepted:
+            self._inbox.put_nowait(item)
+
+    async def _handle_forever(self) -> None:
+        while True:
+            tracker, message = await self._inbox.get()
+            if tracker.revoked or self._stopping:
+                self._report(tracker, coordinates(message)[2], finished=False)
+            else:
+                await self._process(tracker, message)
 
     async def _process(self, tracker: PartitionOffsets, message: Message) -> None:
         offset = coordinates(message)[2]
@@ -292,15 +319,16 @@ class Worker:
                 },
             )
         finally:
-            # Cheaper than a done callback, which costs the loop one more round per message.
-            self._tasks.discard(asyncio.current_task())
-            self._finished.put((tracker, offset, finished))
-            if not self._wakeup.is_set():
-                self._wakeup.set()
+            self._report(tracker, offset, finished=finished)
+
+    def _report(self, tracker: PartitionOffsets, offset: int, *, finished: bool) -> None:
+        self._finished.put((tracker, offset, finished))
+        if not self._wakeup.is_set():
+            self._wakeup.set()
 
     def cancel_tasks(self) -> None:
-        """Cancel handlers still running after the drain timeout (call on the loop)."""
-        for task in list(self._tasks):
+        """Stop the handler tasks, with whatever still runs after the drain (call on the loop)."""
+        for task in self._handler_tasks:
             task.cancel()
 
     # -- rebalancing and shutdown ------------------------------------------------------
@@ -320,6 +348,9 @@ class Worker:
 
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         keys = [(tp.topic, tp.partition) for tp in partitions]
+        for key in keys:
+            if key in self._trackers:
+                self._trackers[key].revoked = True  # queued messages are not started
         self._wait_for(keys, self._options.revoke_grace)
         self._commit()
         self._forget(keys)
@@ -332,7 +363,8 @@ class Worker:
 
     def _forget(self, keys: list[PartitionKey]) -> None:
         for key in keys:
-            self._trackers.pop(key, None)
+            if (tracker := self._trackers.pop(key, None)) is not None:
+                tracker.revoked = True
             self._delayed.pop(key, None)
             self._blocked.discard(key)
             self._paused.discard(key)

@@ -44,3 +44,10 @@ def test_next_offset_follows_the_newest_accepted_message() -> None:
     assert tracker.next_offset is None
     tracker.accept(41)
     assert tracker.next_offset == 42
+
+
+def test_an_abandoned_message_holds_the_position_but_is_no_longer_unfinished() -> None:
+    tracker = accepted(10, 11)
+    tracker.abandon(10)
+    assert tracker.finish(11) is None
+    assert tracker.unfinished == 0
