@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
-from confluent_kafka import Consumer, Producer
+from confluent_kafka import Consumer, Producer, TopicPartition
 
 from consumers.runtime.inbound import coordinates, read_headers
 from consumers.runtime.runner import Runner
@@ -89,6 +89,32 @@ def read_topic(
         consumer.close()
     assert len(records) == count, f"read {len(records)} of {count} messages from {topic}"
     return records
+
+
+def _partitions(consumer: Consumer, topic: str) -> list[TopicPartition]:
+    metadata = consumer.list_topics(topic, timeout=10).topics[topic]
+    return [TopicPartition(topic, partition) for partition in sorted(metadata.partitions)]
+
+
+def committed_offsets(settings: Settings, group: str, topic: str) -> list[int]:
+    """``group``'s committed offset of each partition of ``topic``; 0 where none is."""
+    consumer = Consumer(client_config(settings) | {"group.id": group})
+    try:
+        committed = consumer.committed(_partitions(consumer, topic), timeout=10)
+        return [max(tp.offset, 0) for tp in committed]  # -1001: nothing committed yet
+    finally:
+        consumer.close()
+
+
+def end_offsets(settings: Settings, topic: str) -> list[int]:
+    """The high watermark of each partition of ``topic``."""
+    consumer = Consumer(client_config(settings) | {"group.id": "end-offsets"})
+    try:
+        return [
+            consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in _partitions(consumer, topic)
+        ]
+    finally:
+        consumer.close()
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ import logging
 import queue
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -97,7 +98,8 @@ class Worker:
         self._options = options
         self._trackers: dict[PartitionKey, PartitionOffsets] = {}
         self._delayed: dict[PartitionKey, float] = {}
-        self._blocked: set[PartitionKey] = set()
+        # Per partition, how many of its messages are failing to be written onward.
+        self._blocked: Counter[PartitionKey] = Counter()
         self._paused: set[PartitionKey] = set()
         self._saturated_since: float | None = None
         self._saturated = False
@@ -231,10 +233,9 @@ class Worker:
                 break
             # Several messages of one partition may fail to be written onward;
             # the partition stays paused until the last of them recovers.
-            if blocked:
-                self._blocked.add(key)
-            else:
-                self._blocked.discard(key)
+            self._blocked[key] += 1 if blocked else -1
+            if self._blocked[key] <= 0:
+                del self._blocked[key]
             changed.append(key)
         self._reconcile(changed)
 
@@ -338,7 +339,7 @@ class Worker:
         for key in keys:
             self._trackers[key] = PartitionOffsets(*key)
             self._delayed.pop(key, None)
-            self._blocked.discard(key)
+            self._blocked.pop(key, None)
         consumer.incremental_assign(partitions)
         # librdkafka keeps a partition paused across a rebalance; start from a clean slate.
         consumer.resume(partitions)
@@ -366,7 +367,7 @@ class Worker:
             if (tracker := self._trackers.pop(key, None)) is not None:
                 tracker.revoked = True
             self._delayed.pop(key, None)
-            self._blocked.discard(key)
+            self._blocked.pop(key, None)
             self._paused.discard(key)
 
     def _wait_for(self, keys: list[PartitionKey], timeout: float) -> None:

@@ -9,14 +9,11 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
-from confluent_kafka import Consumer, TopicPartition
-
 from schemas.topics import TopicSet
-from streamjobs.kafka import client_config
 from streamjobs.settings import Settings
 from tests.conftest import TEST_PARTITIONS
 from tests.consumers.runtime.conftest import ProbeProcess
-from tests.kafka_support import produce, wait_until
+from tests.kafka_support import committed_offsets, end_offsets, produce, wait_until
 
 ProbeFactory = Callable[..., ProbeProcess]
 
@@ -27,16 +24,9 @@ def events(count: int, *, sleep: float) -> list[bytes]:
 
 def assert_committed_everything(settings: Settings, topics: TopicSet) -> None:
     """The group's committed offsets reach the end of every main partition."""
-    consumer = Consumer(client_config(settings) | {"group.id": topics.group})
-    try:
-        partitions = consumer.list_topics(topics.main, timeout=10).topics[topics.main].partitions
-        wanted = [TopicPartition(topics.main, p) for p in partitions]
-        committed = consumer.committed(wanted, timeout=10)
-        ends = [consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in wanted]
-        # A partition that never held a message has no committed offset.
-        assert [max(tp.offset, 0) for tp in committed] == ends
-    finally:
-        consumer.close()
+    assert committed_offsets(settings, topics.group, topics.main) == end_offsets(
+        settings, topics.main
+    )
 
 
 def test_sigkill_twice_loses_nothing_and_duplicates_at_most_the_in_flight_limit(
