@@ -6,6 +6,7 @@ import json
 import time
 
 from confluent_kafka.admin import AdminClient
+
 # confluent_kafka.admin does not re-export these for type checkers.
 from confluent_kafka.admin._config import AlterConfigOpType, ConfigEntry, ConfigResource
 
