@@ -29,6 +29,8 @@ class Context(NamedTuple):
         topic: topic of this delivery (a main or a delay topic).
         partition: partition of this delivery.
         offset: offset of this delivery.
+        prior_attempts: attempts made before an operator replayed the event
+            from the DLQ (0 when it was never replayed).
     """
 
     event_id: str
@@ -37,6 +39,12 @@ class Context(NamedTuple):
     topic: str
     partition: int
     offset: int
+    prior_attempts: int = 0
+
+    @property
+    def overall_attempt(self) -> int:
+        """This attempt's number counted over replays too: 4 is the first after a replay of 3."""
+        return self.prior_attempts + self.attempt
 
     @property
     def is_last_attempt(self) -> bool:

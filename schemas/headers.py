@@ -45,6 +45,12 @@ ERROR_MESSAGE = "x-error-message"
 HTTP_STATUS = "x-http-status"
 """HTTP status that caused the failure, when there was one."""
 
+REPLAYED_FROM = "x-replayed-from"
+"""Where a replayed event sat in the DLQ: ``<dlq topic>:<partition>:<offset>``."""
+
+PRIOR_ATTEMPTS = "x-prior-attempts"
+"""Attempts made before the latest replay; a replay's attempts are numbered on from it."""
+
 HeaderList = list[tuple[str, str | bytes | None]]
 """Headers as confluent-kafka takes them for a write."""
 

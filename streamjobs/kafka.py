@@ -6,6 +6,7 @@ settings and defaults live in one place.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,6 +19,9 @@ from streamjobs.settings import Settings
 
 ADMIN_TIMEOUT = 30.0
 """Seconds to wait for the broker to answer an admin request."""
+
+LEADER_POLL_INTERVAL = 0.1
+"""Seconds between metadata checks while new topics get their partition leaders."""
 
 
 def client_config(settings: Settings) -> dict[str, Any]:
@@ -137,4 +141,28 @@ def create_topics(settings: Settings, topic_sets: list[TopicSet] | None = None) 
             if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
                 raise
             result.existing.append(name)
+    _wait_for_leaders(admin, result.created)
     return result
+
+
+def _wait_for_leaders(admin: AdminClient, topics: list[str]) -> None:
+    """Wait until every partition of ``topics`` has a leader.
+
+    A topic is created before its partitions have leaders; a client that
+    uses it at once would get ``NOT_LEADER_FOR_PARTITION``.
+    """
+    deadline = time.monotonic() + ADMIN_TIMEOUT
+    pending = set(topics)
+    while pending and time.monotonic() < deadline:
+        metadata = admin.list_topics(timeout=ADMIN_TIMEOUT).topics
+        pending = {
+            name
+            for name in pending
+            if name not in metadata
+            or not metadata[name].partitions
+            or any(p.leader < 0 for p in metadata[name].partitions.values())
+        }
+        if pending:
+            time.sleep(LEADER_POLL_INTERVAL)
+    if pending:
+        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, f"no leader yet: {sorted(pending)}"))

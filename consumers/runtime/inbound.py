@@ -10,43 +10,16 @@ from __future__ import annotations
 
 import json
 import time
-from typing import cast
 
-from confluent_kafka import Message
 from pydantic import BaseModel, ValidationError
 
+# Re-exported: the runtime's modules read messages through this module.
+from producers.messages import coordinates as coordinates
+from producers.messages import event_id_of as event_id_of
+from producers.messages import read_headers as read_headers
 from schemas import headers
 from schemas.events import describe_validation
 from streamjobs.errors import FatalError
-
-
-def coordinates(message: Message) -> tuple[str, int, int]:
-    """Topic, partition and offset of a consumed message (never None once consumed)."""
-    # A quoted type: cast() with a subscripted type builds it anew on every call.
-    return cast("tuple[str, int, int]", (message.topic(), message.partition(), message.offset()))
-
-
-def read_headers(message: Message) -> dict[str, str]:
-    """The message's headers as text; the last value of a repeated name wins."""
-    # A consumed message's headers are always (name, bytes or None) pairs.
-    pairs = cast("list[tuple[str, bytes | None]]", message.headers() or [])
-    return {
-        name: value.decode("utf-8", "replace") if value is not None else "" for name, value in pairs
-    }
-
-
-def event_id_of(message: Message, received: dict[str, str]) -> str:
-    """The ``event-id`` header, else the coordinates of the first delivery."""
-    if event_id := received.get(headers.EVENT_ID):
-        return event_id
-    topic, partition, offset = coordinates(message)
-    return ":".join(
-        (
-            received.get(headers.ORIGINAL_TOPIC, topic),
-            received.get(headers.ORIGINAL_PARTITION, str(partition)),
-            received.get(headers.ORIGINAL_OFFSET, str(offset)),
-        )
-    )
 
 
 def not_before(received: dict[str, str]) -> float:

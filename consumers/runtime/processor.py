@@ -25,6 +25,8 @@ from consumers.runtime.inbound import (
 )
 from consumers.runtime.producer import ConfirmingProducer
 from consumers.runtime.routing import Failure, RetryPolicy, classify, route
+from producers.messages import header_count
+from schemas import headers
 from schemas.topics import TopicSet
 from streamjobs.errors import JobError
 from streamjobs.sentry import capture_failure
@@ -94,6 +96,7 @@ class Processor:
             topic=topic,
             partition=partition,
             offset=offset,
+            prior_attempts=header_count(received, headers.PRIOR_ATTEMPTS),
         )
         try:
             event = decode_event(

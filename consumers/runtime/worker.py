@@ -286,8 +286,7 @@ class Worker:
         # hand-off instead of a new task, and each handler still runs in a task
         # of its own (libraries such as aiohttp need ``current_task()``).
         self._handler_tasks = [
-            self._loop.create_task(self._handle_forever())
-            for _ in range(self._options.concurrency)
+            self._loop.create_task(self._handle_forever()) for _ in range(self._options.concurrency)
         ]
 
     def _hand_out(self, accepted: list[tuple[PartitionOffsets, Message]]) -> None:

@@ -93,7 +93,8 @@ class WebhookHandler:
         duration_ms = round((time.monotonic() - started) * 1000)
         if outcome.http_status == GONE:
             reason = (
-                f"HTTP 410 Gone answered to event {context.event_id} (attempt {context.attempt})"
+                f"HTTP 410 Gone answered to event {context.event_id}"
+                f" (attempt {context.overall_attempt})"
             )
             await self._endpoints.disable(event.webhook_id, reason)
         await self._deliveries.write(delivery_row(event, context, outcome, duration_ms))
@@ -126,7 +127,7 @@ def delivery_row(
     return DeliveryRow(
         event_id=context.event_id,
         webhook_id=event.webhook_id,
-        attempt=context.attempt,
+        attempt=context.overall_attempt,
         outcome=outcome.kind,
         http_status=outcome.http_status,
         error_code=outcome.code,

@@ -14,6 +14,7 @@ from consumers.runtime.runner import Runner
 from consumers.webhook.job import JOB
 from consumers.webhook.registry import Endpoint, add_endpoint
 from producers import Publisher
+from producers.dlq import Scan, replay
 from schemas import headers
 from schemas.events import WebhookSend
 from schemas.tables import webhook_deliveries
@@ -143,3 +144,26 @@ def test_404_lands_in_the_dlq_after_one_attempt(
     assert dead.headers[headers.ERROR_KIND] == "fatal"
     assert dead.headers[headers.ATTEMPT] == "1"
     assert len(receiver.requests) == 1
+
+
+def test_a_replayed_webhook_keeps_its_id_and_numbers_its_attempts_on(
+    db: Engine, webhook_settings: Settings, webhook_topics: TopicSet
+) -> None:
+    answers = scripted(503, 503, 503, 200)
+    receiver = Receiver(answers)
+    with serving(receiver):
+        endpoint = register(db, receiver)
+        publish(webhook_settings, endpoint, "evt-4")
+        with running(Runner([JOB], webhook_settings)):
+            read_topic(webhook_settings, webhook_topics.dlq, count=1)
+            with Scan(webhook_settings, webhook_topics.dlq) as scan:
+                (letter,) = scan
+            replay(Publisher(webhook_settings), letter, webhook_topics.main)
+            wait_until(lambda: len(attempts_logged(db, "evt-4")) == 4)
+    assert attempts_logged(db, "evt-4") == [
+        (1, "retryable", 503),
+        (2, "retryable", 503),
+        (3, "retryable", 503),
+        (4, "success", 200),
+    ]
+    assert [request.headers["webhook-id"] for request in receiver.requests] == ["evt-4"] * 4

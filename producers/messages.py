@@ -1,0 +1,54 @@
+"""Reading a consumed Kafka message: where it is stored, its headers, its event id.
+
+Shared by DLQ replay and the consumer runtime, so both derive an event id the
+same way (imports flow ``schemas`` <- ``producers`` <- ``consumers``).
+"""
+
+from __future__ import annotations
+
+from typing import cast
+
+from confluent_kafka import Message
+
+from schemas import headers
+
+
+def coordinates(message: Message) -> tuple[str, int, int]:
+    """Topic, partition and offset of a consumed message (never None once consumed)."""
+    # A quoted type: cast() with a subscripted type builds it anew on every call.
+    return cast("tuple[str, int, int]", (message.topic(), message.partition(), message.offset()))
+
+
+def read_headers(message: Message) -> dict[str, str]:
+    """The message's headers as text; the last value of a repeated name wins."""
+    # A consumed message's headers are always (name, bytes or None) pairs.
+    pairs = cast("list[tuple[str, bytes | None]]", message.headers() or [])
+    return {
+        name: value.decode("utf-8", "replace") if value is not None else "" for name, value in pairs
+    }
+
+
+def event_id_of(message: Message, received: dict[str, str]) -> str:
+    """The ``event-id`` header, else the coordinates of the first delivery.
+
+    Args:
+        message: the consumed message; its coordinates stand in for missing
+            ``x-original-*`` headers.
+        received: its headers as ``read_headers`` returns them.
+    """
+    if event_id := received.get(headers.EVENT_ID):
+        return event_id
+    topic, partition, offset = coordinates(message)
+    return ":".join(
+        (
+            received.get(headers.ORIGINAL_TOPIC, topic),
+            received.get(headers.ORIGINAL_PARTITION, str(partition)),
+            received.get(headers.ORIGINAL_OFFSET, str(offset)),
+        )
+    )
+
+
+def header_count(received: dict[str, str], name: str) -> int:
+    """The decimal header ``name`` as a number; 0 when it is absent or malformed."""
+    value = received.get(name, "")
+    return int(value) if value.isdigit() else 0
