@@ -3,7 +3,8 @@
 Order: ``KAFKA_BOOTSTRAP_SERVERS`` / ``DATABASE_URL`` from the environment;
 testcontainers (Redpanda, PostgreSQL) when a Docker daemon answers; else the
 local services of ``make services``. A service that does not answer fails the
-run with a message saying how to start it; nothing is skipped.
+run with a message saying how to start it; nothing is skipped. Tests use the
+database ``<name>_test`` beside the configured one, never the configured one.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from confluent_kafka.admin import AdminClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, make_url, text
 
 from streamjobs.settings import LOCAL_DATABASE_URL
 
@@ -67,10 +68,8 @@ def discover() -> Iterator[Services]:
             if database is None:
                 postgres = stack.enter_context(PostgresContainer(POSTGRES_IMAGE, driver="psycopg"))
                 database = postgres.get_connection_url()
-        services = Services(kafka or LOCAL_KAFKA, database or LOCAL_DATABASE_URL)
-        check_kafka(services.kafka_bootstrap_servers)
-        check_database(services.database_url)
-        yield services
+        check_kafka(kafka or LOCAL_KAFKA)
+        yield Services(kafka or LOCAL_KAFKA, test_database(database or LOCAL_DATABASE_URL))
 
 
 def check_kafka(bootstrap: str) -> None:
@@ -84,15 +83,31 @@ def check_kafka(bootstrap: str) -> None:
         ) from None
 
 
-def check_database(url: str) -> None:
-    """Raise ServiceUnavailableError unless PostgreSQL answers at ``url``."""
-    engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
+def test_database(url: str) -> str:
+    """The URL of ``<database>_test`` on the server of ``url``, created when missing.
+
+    Tests empty every table before each test, so they never touch the
+    database that ``make run`` (or a developer) keeps data in.
+
+    Raises:
+        ServiceUnavailableError: the server does not answer, or refuses to
+            create the test database.
+    """
+    given = make_url(url.replace("postgresql://", "postgresql+psycopg://", 1))
+    name = f"{given.database}_test"
+    engine = create_engine(given, isolation_level="AUTOCOMMIT")
     try:
         with engine.connect() as connection:
-            connection.execute(text("select 1"))
+            exists = connection.execute(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            ).first()
+            if exists is None:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
     except Exception as exc:
         raise ServiceUnavailableError(
-            f"PostgreSQL does not answer ({type(exc).__name__}); start it with `make services`"
+            f"PostgreSQL at {given.host}:{given.port} does not answer or cannot create "
+            f"{name} ({type(exc).__name__}); start it with `make services`"
         ) from None
     finally:
         engine.dispose()
+    return given.set(database=name).render_as_string(hide_password=False)
