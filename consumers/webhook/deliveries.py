@@ -18,8 +18,8 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import Engine
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Engine, TextClause, bindparam, text
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
@@ -37,9 +37,7 @@ BACKOFF_START = 0.1
 BACKOFF_MAX = 5.0
 """Longest wait between retries of one batch."""
 
-_INSERT = insert(webhook_deliveries).on_conflict_do_nothing(
-    index_elements=["event_id", "webhook_id", "attempt"]
-)
+
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -58,6 +56,25 @@ class DeliveryRow:
     topic: str
     partition: int
     offset: int
+
+
+def _insert_from_arrays() -> TextClause:
+    """One INSERT of a whole batch: each column travels as one array, unnested."""
+    columns = [field.name for field in dataclasses.fields(DeliveryRow)]
+    dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    arrays = ", ".join(
+        f"CAST(:{name} AS {webhook_deliveries.c[name].type.compile(dialect=dialect)}[])"
+        for name in columns
+    )
+    quoted = ", ".join(f'"{name}"' for name in columns)  # "offset" is a keyword
+    return text(
+        f"INSERT INTO {webhook_deliveries.name} ({quoted})"
+        f" SELECT * FROM unnest({arrays})"
+        " ON CONFLICT (event_id, webhook_id, attempt) DO NOTHING"
+    ).bindparams(*(bindparam(name) for name in columns))
+
+
+_INSERT_ARRAYS = _insert_from_arrays()
 
 
 def is_transient(error: Exception) -> bool:
@@ -96,8 +113,10 @@ def _insert_alone(engine: Engine, row: DeliveryRow) -> Exception | None:
 
 
 def _insert(engine: Engine, values: list[dict[str, Any]]) -> None:
+    # One statement for the whole batch: executemany would send one INSERT per row.
+    columns = {name: [row[name] for row in values] for name in values[0]}
     with engine.begin() as connection:
-        connection.execute(_INSERT, values)
+        connection.execute(_INSERT_ARRAYS, columns)
 
 
 class DeliveryWriter:
