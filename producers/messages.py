@@ -19,12 +19,17 @@ def coordinates(message: Message) -> tuple[str, int, int]:
     return cast("tuple[str, int, int]", (message.topic(), message.partition(), message.offset()))
 
 
+def raw_headers(message: Message) -> list[tuple[str, bytes | None]]:
+    """The message's headers as stored: in order, repeated names kept, values as bytes."""
+    # A consumed message's headers are always (name, bytes or None) pairs.
+    return cast("list[tuple[str, bytes | None]]", message.headers() or [])
+
+
 def read_headers(message: Message) -> dict[str, str]:
     """The message's headers as text; the last value of a repeated name wins."""
-    # A consumed message's headers are always (name, bytes or None) pairs.
-    pairs = cast("list[tuple[str, bytes | None]]", message.headers() or [])
     return {
-        name: value.decode("utf-8", "replace") if value is not None else "" for name, value in pairs
+        name: value.decode("utf-8", "replace") if value is not None else ""
+        for name, value in raw_headers(message)
     }
 
 

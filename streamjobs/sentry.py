@@ -23,6 +23,8 @@ def init_sentry(settings: Settings, *, component: str) -> bool:
         send_default_pii=False,
         traces_sample_rate=0.0,
         trace_propagation_targets=[],
+        # Frame locals would carry decoded events (email bodies, webhook payloads).
+        include_local_variables=False,
         server_name=component,
     )
     return True

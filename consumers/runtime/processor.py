@@ -135,7 +135,9 @@ class Processor:
                 )
                 break
             except KafkaException as exc:
-                logger.error(
+                # Once an error (Sentry hears of it), then warnings while it lasts.
+                log = logger.warning if blocked else logger.error
+                log(
                     "writing a failed message onward failed; its partition pauses",
                     extra={
                         "topic": context.topic,

@@ -14,7 +14,7 @@ from typing import Literal
 
 from confluent_kafka import Message
 
-from consumers.runtime.inbound import coordinates
+from producers.messages import coordinates, raw_headers
 from schemas import headers
 from schemas.headers import HeaderList
 from schemas.topics import TopicSet
@@ -104,7 +104,12 @@ def route(
     now_ms: int,
 ) -> Route:
     """The next topic of a message that failed attempt ``attempt``, with its headers."""
-    carried = {name: value for name, value in received.items() if name not in headers.ROUTING}
+    # Headers the runtime does not own travel as they came: bytes, order, repeats.
+    carried: HeaderList = [
+        (name, value)
+        for name, value in raw_headers(message)
+        if name not in headers.ROUTING and name != headers.EVENT_ID
+    ]
     topic, partition, offset = coordinates(message)
     routing = {
         headers.EVENT_ID: event_id,
@@ -133,9 +138,10 @@ def route(
         )
     else:
         next_topic = topics.dlq
-    merged = carried | routing
+
     return Route(
-        topic=next_topic, headers=[(name, value.encode()) for name, value in merged.items()]
+        topic=next_topic,
+        headers=carried + [(name, value.encode()) for name, value in routing.items()],
     )
 
 

@@ -84,7 +84,7 @@ class Runner:
             if self._stopped.is_set():
                 self.stop()
             threads = [
-                threading.Thread(target=worker.run, name=f"poll-{job.name}")
+                threading.Thread(target=self._run_worker, args=(worker,), name=f"poll-{job.name}")
                 for job, worker in zip(self._jobs, self._workers, strict=True)
             ]
             for thread in threads:
@@ -98,8 +98,19 @@ class Runner:
         if unconfirmed:
             logger.error("writes onward left unconfirmed", extra={"count": unconfirmed})
             return 1
+        if any(worker.failed for worker in self._workers):
+            return 1
         logger.info("consumer stopped cleanly", extra={"jobs": [job.name for job in self._jobs]})
         return 0
+
+    def _run_worker(self, worker: Worker) -> None:
+        """``worker.run``; if its loop fails, every other worker stops too."""
+        try:
+            worker.run()
+        except BaseException:
+            # A process that consumes some jobs but not others would look healthy
+            # to its supervisor; stop it all, so that it exits non-zero and restarts.
+            self.stop()
 
     def _worker(
         self,

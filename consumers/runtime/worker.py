@@ -108,6 +108,8 @@ class Worker:
         self._blocked_notices: queue.SimpleQueue[tuple[PartitionKey, bool]] = queue.SimpleQueue()
         self._wakeup = threading.Event()
         self._stop_requested = threading.Event()
+        self.failed = False
+        """True when the poll loop ended by an exception."""
         self._stopping = False
         self._inbox: asyncio.Queue[tuple[PartitionOffsets, Message]] = asyncio.Queue()
         self._handler_tasks: list[asyncio.Task[None]] = []
@@ -115,7 +117,10 @@ class Worker:
     # -- public -----------------------------------------------------------------
 
     def run(self) -> None:
-        """Consume until ``stop`` is called, then drain, commit and leave the group."""
+        """Consume until ``stop`` is called, then drain, commit and leave the group.
+
+        Sets ``failed`` when the loop ends by an exception (then re-raised).
+        """
         self._loop.call_soon_threadsafe(self._start_handler_tasks)
         self._consumer.subscribe(
             self._topics,
@@ -127,6 +132,10 @@ class Worker:
             while not self._stop_requested.is_set():
                 self._step()
             self._drain()
+        except BaseException:
+            self.failed = True
+            logger.exception("poll loop failed; stopping the process")
+            raise
         finally:
             self._consumer.close()
 
@@ -351,7 +360,8 @@ class Worker:
         for key in keys:
             if key in self._trackers:
                 self._trackers[key].revoked = True  # queued messages are not started
-        self._wait_for(keys, self._options.revoke_grace)
+        if not self._stopping:  # a stopping worker has drained already
+            self._wait_for(keys, self._options.revoke_grace)
         self._commit()
         self._forget(keys)
         logger.info("partitions revoked", extra={"partitions": _names(keys)})
@@ -388,7 +398,9 @@ class Worker:
         while self._in_flight > 0 and time.monotonic() < deadline:
             self._collect_finished()
             # Polling serves rebalance callbacks; paused partitions yield nothing.
-            self._accept(self._consumer.consume(1, min(POLL_TIMEOUT, deadline - time.monotonic())))
+            # Never negative: confluent-kafka reads a negative timeout as "wait forever".
+            timeout = max(0.0, min(POLL_TIMEOUT, deadline - time.monotonic()))
+            self._accept(self._consumer.consume(1, timeout))
         self._collect_finished()
         if self._in_flight:
             logger.warning(

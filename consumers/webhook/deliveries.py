@@ -38,8 +38,6 @@ BACKOFF_MAX = 5.0
 """Longest wait between retries of one batch."""
 
 
-
-
 @dataclass(frozen=True, kw_only=True, slots=True)
 class DeliveryRow:
     """One attempt, as stored; fields are the table's columns."""

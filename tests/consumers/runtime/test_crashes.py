@@ -90,3 +90,17 @@ def test_sigterm_drains_in_flight_work_commits_and_exits_0(
     assert probe.wait(timeout=30) == 0
     assert sorted(probe.lines("done")) == [0, 1, 2, 3, 4]
     assert_committed_everything(settings, probe_topics)
+
+
+def test_sigterm_abandons_work_that_outlasts_the_drain_timeout_and_commits_none_of_it(
+    settings: Settings, probe_topics: TopicSet, probe_process: ProbeFactory
+) -> None:
+    produce(settings, probe_topics.main, events(3, sleep=60.0), spread=1)
+    probe = probe_process(CONSUMER_DRAIN_TIMEOUT="1s").start()
+    wait_until(lambda: len(probe.lines("begin")) == 3, timeout=60)
+    stopped_at = time.monotonic()
+    probe.signal(signal.SIGTERM)
+    assert probe.wait(timeout=20) == 0
+    assert time.monotonic() - stopped_at < 10
+    assert probe.lines("done") == []
+    assert committed_offsets(settings, probe_topics.group, probe_topics.main)[0] == 0
