@@ -81,6 +81,7 @@ class Settings(BaseSettings):
 
     consumer_concurrency: int = Field(100, ge=1, le=10_000)
     consumer_drain_timeout: Annotated[float, NoDecode] = 30.0
+    consumer_max_parked: int = Field(10_000, ge=0)
     max_message_bytes: int = Field(1_000_000, ge=1)
 
     webhook_connect_timeout: Annotated[float, NoDecode] = 5.0

@@ -31,8 +31,12 @@ def not_before(received: dict[str, str]) -> float:
 
 
 def now_ms() -> int:
-    """The current time in epoch milliseconds."""
-    return time.time_ns() // 1_000_000
+    """The current time in epoch milliseconds, rounded up.
+
+    Rounding up keeps ``x-not-before`` (now plus the delay) from falling
+    within the millisecond before the failure it follows: never early.
+    """
+    return -(-time.time_ns() // 1_000_000)
 
 
 def decode_event(value: bytes | None, model: type[BaseModel], *, max_bytes: int) -> BaseModel:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections import deque
 
+PartitionKey = tuple[str, int]
+"""``(topic, partition)``."""
+
 
 class PartitionOffsets:
     """Tracks accepted and finished offsets of one assigned partition.
@@ -45,7 +48,7 @@ class PartitionOffsets:
         """Where fetching must resume after a pause; None until a message is seen."""
 
     @property
-    def key(self) -> tuple[str, int]:
+    def key(self) -> PartitionKey:
         """``(topic, partition)``."""
         return (self.topic, self.partition)
 

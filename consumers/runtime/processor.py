@@ -23,6 +23,7 @@ from consumers.runtime.inbound import (
     now_ms,
     read_headers,
 )
+from consumers.runtime.offsets import PartitionKey
 from consumers.runtime.producer import ConfirmingProducer
 from consumers.runtime.routing import Failure, RetryPolicy, classify, route
 from producers.messages import header_count
@@ -36,7 +37,6 @@ logger = logging.getLogger("streamjobs.consumer")
 REROUTE_BACKOFF_MAX = 30.0
 """Longest pause, in seconds, between tries to write a failed message onward."""
 
-PartitionKey = tuple[str, int]
 BlockedCallback = Callable[[PartitionKey, bool], None]
 """Told ``(partition, True)`` when writing onward fails, ``(partition, False)`` once it works."""
 

@@ -8,6 +8,7 @@ the ``x-original-*`` headers are set once, on the first hop.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass
 from typing import Literal
@@ -81,7 +82,7 @@ class RetryPolicy:
         delay = self.delays[failed_attempt - 1] * (1 + random.uniform(0, self.jitter))
         if retry_after is not None:
             delay = max(delay, min(retry_after, self.retry_after_max))
-        return now_ms + round(delay * 1000)
+        return now_ms + math.ceil(delay * 1000)
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -150,6 +150,7 @@ class Runner:
             options=WorkerOptions(
                 concurrency=settings.consumer_concurrency,
                 drain_timeout=self._drain_timeout,
+                max_parked=settings.consumer_max_parked,
             ),
         )
 

@@ -3,11 +3,12 @@
 The loop runs in a thread of its own and is the only code that touches the
 consumer. Handlers run as tasks on a shared asyncio loop and report back
 through a queue, so the loop never waits on a handler and never sleeps on a
-delay: a delay-topic message that is not due yet is sought back to, and its
+delay: a delay-topic message that is not due yet is parked in memory until it
+is (``parking.py``), or, when the lot is full, sought back to and its
 partition paused until the due time.
 
 A partition is paused while any of these holds: its head message is not due
-(``_delayed``), writing a failed message onward fails (``_blocked``), the
+and the lot is full (``_delayed``), writing a failed message onward fails (``_blocked``), the
 process has been at its in-flight limit for a while (``_saturated``), or the
 worker is stopping. Paused state is kept here, not trusted to librdkafka,
 which keeps pauses across rebalances; every assignment change reconciles it.
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import queue
 import threading
 import time
@@ -27,8 +29,9 @@ from dataclasses import dataclass
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
 from consumers.runtime.inbound import coordinates, not_before, read_headers
-from consumers.runtime.offsets import PartitionOffsets
-from consumers.runtime.processor import BlockedCallback, PartitionKey, Processor
+from consumers.runtime.offsets import PartitionKey, PartitionOffsets
+from consumers.runtime.parking import ParkingLot
+from consumers.runtime.processor import BlockedCallback, Processor
 
 logger = logging.getLogger("streamjobs.consumer")
 
@@ -54,6 +57,8 @@ class WorkerOptions:
         revoke_grace: seconds to finish in-flight work of revoked partitions
             before their results are dropped (default 5).
         batch_size: most messages fetched per poll (default 500).
+        max_parked: most not-yet-due delay-topic messages held in memory
+            (default 10,000); beyond it, partitions pause at such messages.
     """
 
     concurrency: int = 100
@@ -61,6 +66,7 @@ class WorkerOptions:
     drain_timeout: float = 30.0
     revoke_grace: float = 5.0
     batch_size: int = 500
+    max_parked: int = 10_000
 
 
 Finished = tuple[PartitionOffsets, int, bool]
@@ -98,6 +104,7 @@ class Worker:
         self._options = options
         self._trackers: dict[PartitionKey, PartitionOffsets] = {}
         self._delayed: dict[PartitionKey, float] = {}
+        self._parking = ParkingLot(options.max_parked)
         # Per partition, how many of its messages are failing to be written onward.
         self._blocked: Counter[PartitionKey] = Counter()
         self._paused: set[PartitionKey] = set()
@@ -155,6 +162,7 @@ class Worker:
         self._collect_finished()
         self._apply_blocked_notices()
         self._resume_due()
+        self._release_parked()
         capacity = self._options.concurrency + self._options.prefetch - self._in_flight
         self._track_saturation(capacity)
         if capacity > 0 or self._saturated:
@@ -165,10 +173,8 @@ class Worker:
             self._wakeup.clear()
 
     def _poll_timeout(self) -> float:
-        if not self._delayed:
-            return POLL_TIMEOUT
-        until_due = min(self._delayed.values()) - time.time()
-        return max(0.0, min(POLL_TIMEOUT, until_due))
+        next_due = min([*self._delayed.values(), self._parking.next_due or math.inf])
+        return max(0.0, min(POLL_TIMEOUT, next_due - time.time()))
 
     def _accept(self, messages: list[Message]) -> None:
         """Hand out due messages; hold back the first not-due one of each delay partition."""
@@ -188,6 +194,10 @@ class Worker:
                 continue
             if topic != self._main_topic:
                 due = not_before(read_headers(message))
+                if due > now and self._parking.has_room:
+                    tracker.accept(offset)
+                    self._parking.park(due, tracker, message)
+                    continue
                 if due > now:
                     self._hold(tracker, offset, due)
                     held.add(key)
@@ -197,6 +207,21 @@ class Worker:
         if accepted:
             self._in_flight += len(accepted)
             self._loop.call_soon_threadsafe(self._hand_out, accepted)
+
+    def _release_parked(self) -> None:
+        due = [
+            (tracker, message)
+            for tracker, message in self._parking.release(time.time())
+            if self._trackers.get(tracker.key) is tracker
+        ]
+        if due:
+            self._in_flight += len(due)
+            self._loop.call_soon_threadsafe(self._hand_out, due)
+
+    def _unpark(self, keys: Iterable[PartitionKey]) -> None:
+        """Give up the parked messages of ``keys``; their offsets stay uncommitted."""
+        for tracker, message in self._parking.evict(keys):
+            tracker.abandon(coordinates(message)[2])
 
     def _collect_finished(self) -> None:
         positions: dict[PartitionKey, int] = {}
@@ -360,6 +385,7 @@ class Worker:
         for key in keys:
             if key in self._trackers:
                 self._trackers[key].revoked = True  # queued messages are not started
+        self._unpark(keys)
         if not self._stopping:  # a stopping worker has drained already
             self._wait_for(keys, self._options.revoke_grace)
         self._commit()
@@ -368,6 +394,7 @@ class Worker:
 
     def _on_lost(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         keys = [(tp.topic, tp.partition) for tp in partitions]
+        self._unpark(keys)
         self._forget(keys)
         logger.warning("partitions lost", extra={"partitions": _names(keys)})
 
@@ -393,6 +420,7 @@ class Worker:
     def _drain(self) -> None:
         """Stop fetching, let in-flight work finish (bounded), then commit."""
         self._stopping = True
+        self._unpark(list(self._trackers))
         self._reconcile(list(self._trackers))
         deadline = time.monotonic() + self._options.drain_timeout
         while self._in_flight > 0 and time.monotonic() < deadline:

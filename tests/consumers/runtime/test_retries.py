@@ -172,3 +172,32 @@ def test_bad_input_goes_to_the_dlq_once_while_good_events_around_it_are_handled(
     assert any("must be a JSON object, got list" in reason for reason in reasons)
     assert any("id: Input should be a valid integer" in reason for reason in reasons)
     assert any("the limit is 4096" in reason for reason in reasons)
+
+
+def test_a_long_retry_after_does_not_hold_up_the_retries_behind_it(
+    settings: Settings, probe_topics: TopicSet
+) -> None:
+    journal = Journal()
+    slow = event(id=20, fail_times=1, retry_after=6.0)
+    quick = event(id=21, fail_times=1)
+    produce(settings, probe_topics.main, [slow, quick], spread=1)
+    with running(Runner([probe_job(journal)], settings)):
+        wait_until(lambda: len(journal.of(20)) == 2 and len(journal.of(21)) == 2)
+    quick_first, quick_second = journal.of(21)
+    slow_first, slow_second = journal.of(20)
+    assert DELAYS[0] <= quick_second.at - quick_first.at <= DELAYS[0] * 1.2 + LATENESS
+    assert slow_second.at - slow_first.at >= 6.0
+    assert quick_second.at < slow_second.at
+
+
+def test_with_no_room_to_park_a_partition_pauses_at_its_first_not_due_message(
+    settings: Settings, probe_topics: TopicSet
+) -> None:
+    journal = Journal()
+    no_parking = settings.model_copy(update={"consumer_max_parked": 0})
+    produce(settings, probe_topics.main, [event(id=n, fail_times=1) for n in (30, 31)], spread=1)
+    with running(Runner([probe_job(journal)], no_parking)):
+        wait_until(lambda: len(journal.of(30)) == 2 and len(journal.of(31)) == 2)
+    for n in (30, 31):
+        first, second = journal.of(n)
+        assert DELAYS[0] <= second.at - first.at <= DELAYS[0] * 1.2 + LATENESS
