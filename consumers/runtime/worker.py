@@ -327,6 +327,22 @@ class Worker:
         for item in accepted:
             self._inbox.put_nowait(item)
 
+    def _drop_queued(self) -> None:
+        """Give back queued messages of revoked partitions, or all once stopping.
+
+        Waiting for a free handler to skip them would hold up a rebalance or a
+        shutdown for as long as the slowest handler runs.
+        """
+        kept: list[tuple[PartitionOffsets, Message]] = []
+        while not self._inbox.empty():
+            tracker, message = self._inbox.get_nowait()
+            if tracker.revoked or self._stopping:
+                self._report(tracker, coordinates(message)[2], finished=False)
+            else:
+                kept.append((tracker, message))
+        for item in kept:
+            self._inbox.put_nowait(item)
+
     async def _handle_forever(self) -> None:
         while True:
             tracker, message = await self._inbox.get()
@@ -386,6 +402,7 @@ class Worker:
             if key in self._trackers:
                 self._trackers[key].revoked = True  # queued messages are not started
         self._unpark(keys)
+        self._loop.call_soon_threadsafe(self._drop_queued)
         if not self._stopping:  # a stopping worker has drained already
             self._wait_for(keys, self._options.revoke_grace)
         self._commit()
@@ -421,6 +438,7 @@ class Worker:
         """Stop fetching, let in-flight work finish (bounded), then commit."""
         self._stopping = True
         self._unpark(list(self._trackers))
+        self._loop.call_soon_threadsafe(self._drop_queued)
         self._reconcile(list(self._trackers))
         deadline = time.monotonic() + self._options.drain_timeout
         while self._in_flight > 0 and time.monotonic() < deadline:

@@ -301,6 +301,17 @@ def test_guard_refuses_a_loopback_target_without_any_connection(
     )
 
 
+@pytest.mark.parametrize("host", ["10.0.0.1", "169.254.169.254", "[::1]", "[fd00::1]"])
+def test_guard_refuses_private_and_metadata_targets_before_connecting(
+    db: Engine, settings: Settings, host: str
+) -> None:
+    started = time.monotonic()
+    error = _failure_without_receiver(settings, db, f"http://{host}:8080/hook")
+    # A connection attempt to these would wait out the 5 s connect timeout.
+    assert time.monotonic() - started < 3
+    assert isinstance(error, FatalError) and error.code == "E_BLOCKED_TARGET"
+
+
 def test_unknown_webhook_is_fatal_and_logged(db: Engine, open_settings: Settings) -> None:
     errors: list[JobError | None] = []
 
