@@ -1,12 +1,18 @@
-"""The jobs this build can run, by command-line name."""
+"""The jobs this build can run, by command-line name.
+
+Each job is imported only when it is run, so that commands which never
+consume (``config``, ``produce``, ``dlq``) start without loading every job's
+HTTP and database stack.
+"""
 
 from __future__ import annotations
 
-from consumers.job import Job
-from consumers.webhook.job import JOB as WEBHOOK
+from importlib import import_module
 
-JOBS: dict[str, Job] = {job.name: job for job in (WEBHOOK,)}
-"""Every runnable job by name."""
+from consumers.job import Job
+
+JOB_MODULES: dict[str, str] = {"webhook": "consumers.webhook.job"}
+"""Every runnable job's name and the module whose ``JOB`` it is."""
 
 
 def jobs_named(name: str) -> list[Job]:
@@ -15,4 +21,5 @@ def jobs_named(name: str) -> list[Job]:
     Raises:
         KeyError: no job has that name.
     """
-    return list(JOBS.values()) if name == "all" else [JOBS[name]]
+    names = list(JOB_MODULES) if name == "all" else [name]
+    return [import_module(JOB_MODULES[job]).JOB for job in names]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from consumers.catalog import JOBS, jobs_named
+from consumers.catalog import JOB_MODULES, jobs_named
 from consumers.runtime.runner import Runner
 from streamjobs.sentry import init_sentry
 from streamjobs.settings import Settings
@@ -14,7 +14,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     """Add the ``consume`` command."""
     command = commands.add_parser("consume", help="run a job's consumer until SIGTERM/SIGINT")
     command.add_argument(
-        "job", choices=[*JOBS, "all"], metavar="JOB", help=f"one of {', '.join(JOBS)}, or all"
+        "job",
+        choices=[*JOB_MODULES, "all"],
+        metavar="JOB",
+        help=f"one of {', '.join(JOB_MODULES)}, or all",
     )
     command.add_argument(
         "--concurrency",
