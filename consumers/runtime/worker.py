@@ -8,9 +8,9 @@ is (``parking.py``), or, when the lot is full, sought back to and its
 partition paused until the due time.
 
 A partition is paused while any of these holds: its head message is not due
-and the lot is full (``_delayed``), writing a failed message onward fails (``_blocked``), the
-process has been at its in-flight limit for a while (``_saturated``), or the
-worker is stopping. Paused state is kept here, not trusted to librdkafka,
+and the lot is full (``_delayed``), writing a failed message onward fails
+(``_blocked``), the process has been at its in-flight limit for a while
+(``_saturated``), or the worker is stopping. Paused state is kept here, not trusted to librdkafka,
 which keeps pauses across rebalances; every assignment change reconciles it.
 """
 
