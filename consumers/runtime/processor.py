@@ -135,6 +135,8 @@ class Processor:
                 )
                 break
             except KafkaException as exc:
+                if exc.args[0].fatal():
+                    raise  # the idempotent producer is unusable: the process must restart
                 # Once an error (Sentry hears of it), then warnings while it lasts.
                 log = logger.warning if blocked else logger.error
                 log(

@@ -104,10 +104,9 @@ class Runner:
         return 0
 
     def _run_worker(self, worker: Worker) -> None:
-        """``worker.run``; if its loop fails, every other worker stops too."""
-        try:
-            worker.run()
-        except BaseException:
+        """``worker.run``; if it fails, every other worker stops too."""
+        worker.run()
+        if worker.failed:
             # A process that consumes some jobs but not others would look healthy
             # to its supervisor; stop it all, so that it exits non-zero and restarts.
             self.stop()

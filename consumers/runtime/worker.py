@@ -116,7 +116,7 @@ class Worker:
         self._wakeup = threading.Event()
         self._stop_requested = threading.Event()
         self.failed = False
-        """True when the poll loop ended by an exception."""
+        """True when the poll loop failed or a message could not be finished."""
         self._stopping = False
         self._inbox: asyncio.Queue[tuple[PartitionOffsets, Message]] = asyncio.Queue()
         self._handler_tasks: list[asyncio.Task[None]] = []
@@ -126,7 +126,8 @@ class Worker:
     def run(self) -> None:
         """Consume until ``stop`` is called, then drain, commit and leave the group.
 
-        Sets ``failed`` when the loop ends by an exception (then re-raised).
+        Sets ``failed`` when the loop ends by an exception or a message could
+        not be finished; the owner then stops the process with a failure status.
         """
         self._loop.call_soon_threadsafe(self._start_handler_tasks)
         self._consumer.subscribe(
@@ -139,10 +140,9 @@ class Worker:
             while not self._stop_requested.is_set():
                 self._step()
             self._drain()
-        except BaseException:
+        except BaseException:  # a thread has no caller to raise to
             self.failed = True
             logger.exception("poll loop failed; stopping the process")
-            raise
         finally:
             self._consumer.close()
 
@@ -357,17 +357,19 @@ class Worker:
         try:
             await self._processor.process(message)
             finished = True
-        except Exception:
-            # process() routes every handler error; reaching here is a runtime bug.
-            # The message stays unfinished so its offset is never committed.
+        except asyncio.CancelledError:
+            raise
+        except BaseException:
+            # process() routes every handler error, so this is a runtime bug, a
+            # handler escaping with a BaseException, or a producer that can no
+            # longer write. The offset stays uncommitted; stop, so that the
+            # process exits non-zero and a restart takes the message again.
             logger.exception(
-                "message could not be finished",
-                extra={
-                    "topic": tracker.topic,
-                    "partition": tracker.partition,
-                    "offset": offset,
-                },
+                "message could not be finished; stopping",
+                extra={"topic": tracker.topic, "partition": tracker.partition, "offset": offset},
             )
+            self.failed = True
+            self.stop()
         finally:
             self._report(tracker, offset, finished=finished)
 

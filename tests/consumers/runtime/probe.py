@@ -34,6 +34,7 @@ class ProbeEvent(Event):
     fail_times: int = 0
     fatal: bool = False
     crash: bool = False
+    escape: bool = False
     sleep: float = 0.0
     retry_after: float | None = None
 
@@ -99,6 +100,8 @@ def probe_job(journal: Journal) -> Job:
             raise FatalError(f"probe {event.id} is fatal", code="E_PROBE")
         if event.crash:
             raise ZeroDivisionError("probe crashed")
+        if event.escape:
+            raise SystemExit("probe escapes the runtime's error handling")
         if context.attempt <= event.fail_times:
             raise RetryableError(
                 f"probe {event.id} fails attempt {context.attempt}",

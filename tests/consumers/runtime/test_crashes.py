@@ -104,3 +104,13 @@ def test_sigterm_abandons_work_that_outlasts_the_drain_timeout_and_commits_none_
     assert time.monotonic() - stopped_at < 10
     assert probe.lines("done") == []
     assert committed_offsets(settings, probe_topics.group, probe_topics.main)[0] == 0
+
+
+def test_a_message_that_cannot_be_finished_stops_the_process_non_zero_uncommitted(
+    settings: Settings, probe_topics: TopicSet, probe_process: ProbeFactory
+) -> None:
+    escaping = json.dumps({"id": 1, "escape": True}).encode()
+    produce(settings, probe_topics.main, [escaping, *events(3, sleep=0.0)], spread=1)
+    probe = probe_process().start()
+    assert probe.wait(timeout=60) == 1
+    assert committed_offsets(settings, probe_topics.group, probe_topics.main)[0] == 0
