@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, Producer, TopicPartition
 
-from consumers.runtime.inbound import coordinates, read_headers
 from consumers.runtime.runner import Runner
+from producers.messages import coordinates, read_headers
 from schemas.headers import HeaderList
 from streamjobs.kafka import client_config
 from streamjobs.settings import Settings

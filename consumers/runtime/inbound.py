@@ -1,4 +1,4 @@
-"""Reading a Kafka message: its headers, its attempt number, its event.
+"""Reading what a delivered message holds: its due time and its event.
 
 Every way a message can be unusable (tombstone, too large, not UTF-8, not
 JSON, not an object, invalid for the model) becomes a ``FatalError`` whose
@@ -13,10 +13,6 @@ import time
 
 from pydantic import BaseModel, ValidationError
 
-# Re-exported: the runtime's modules read messages through this module.
-from producers.messages import coordinates as coordinates
-from producers.messages import event_id_of as event_id_of
-from producers.messages import read_headers as read_headers
 from schemas import headers
 from schemas.events import describe_validation
 from streamjobs.errors import FatalError

@@ -16,17 +16,11 @@ from confluent_kafka import KafkaException, Message
 from pydantic import BaseModel
 
 from consumers.job import Context, Handler
-from consumers.runtime.inbound import (
-    coordinates,
-    decode_event,
-    event_id_of,
-    now_ms,
-    read_headers,
-)
+from consumers.runtime.inbound import decode_event, now_ms
 from consumers.runtime.offsets import PartitionKey
 from consumers.runtime.producer import ConfirmingProducer
 from consumers.runtime.routing import Failure, RetryPolicy, classify, route
-from producers.messages import header_count
+from producers.messages import coordinates, event_id_of, header_count, read_headers
 from schemas import headers
 from schemas.topics import TopicSet
 from streamjobs.errors import JobError

@@ -28,10 +28,11 @@ from dataclasses import dataclass
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, Message, TopicPartition
 
-from consumers.runtime.inbound import coordinates, not_before, read_headers
+from consumers.runtime.inbound import not_before
 from consumers.runtime.offsets import PartitionKey, PartitionOffsets
 from consumers.runtime.parking import ParkingLot
 from consumers.runtime.processor import BlockedCallback, Processor
+from producers.messages import coordinates, read_headers
 
 logger = logging.getLogger("streamjobs.consumer")
 
