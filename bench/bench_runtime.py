@@ -121,7 +121,7 @@ def bare_loop(settings: Settings, topic: str, count: int, *, validate: bool = Fa
     return clock.rate
 
 
-def bench_job(clock: Clock, *, sleep: float) -> Job:
+def bench_job(clock: Clock, *, sleep: float) -> Job[BenchEvent]:
     """A job on the bench topic, in a consumer group of its own."""
 
     async def handle(event: BenchEvent, context: Context) -> None:
@@ -130,19 +130,20 @@ def bench_job(clock: Clock, *, sleep: float) -> Job:
         clock.tick()
 
     @contextlib.asynccontextmanager
-    async def open_handler(_settings: Settings) -> AsyncIterator[Handler]:
+    async def open_handler(
+        _settings: Settings, /, *, concurrency: int
+    ) -> AsyncIterator[Handler[BenchEvent]]:
         yield handle
 
     group = f"bench-{uuid.uuid4().hex[:8]}"
     spec = TopicSpec(name=BENCH_TOPIC.name, job="bench", group=group, model=BenchEvent)
-    return Job(topic=spec, open=open_handler)
+    return Job(topic=spec, open=open_handler, concurrency=1)
 
 
 def through_runtime(settings: Settings, count: int, *, sleep: float, concurrency: int) -> float:
     """Events/s of ``count`` events through the runtime."""
     clock = Clock(count)
-    run_settings = settings.model_copy(update={"consumer_concurrency": concurrency})
-    runner = Runner([bench_job(clock, sleep=sleep)], run_settings)
+    runner = Runner([bench_job(clock, sleep=sleep)], settings, concurrency=concurrency)
     thread = threading.Thread(target=runner.run)
     thread.start()
     clock.done.wait()

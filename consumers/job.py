@@ -1,8 +1,10 @@
-"""What a job is: a topic, a payload model and a handler.
+"""What a job is: a topic, a payload model, a handler and its concurrency.
 
 A job module exposes one ``Job`` value. The runtime decodes and validates each
-message, calls the handler, and routes failures; nothing about Kafka reaches
-the handler beyond the read-only ``Context``.
+message against the topic's model, calls the handler, and routes failures;
+nothing about Kafka reaches the handler beyond the read-only ``Context``.
+``Job``, ``Handler`` and ``HandlerFactory`` are generic over the event model,
+so mypy checks that a handler takes the type its topic carries.
 """
 
 from __future__ import annotations
@@ -10,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import Generic, NamedTuple, Protocol, TypeAlias, TypeVar
 
 from pydantic import BaseModel
 
-from schemas.topics import TopicSpec
+from schemas.topics import EventT, TopicSpec
 from streamjobs.settings import Settings
 
 
@@ -52,27 +54,47 @@ class Context(NamedTuple):
         return self.attempt >= self.max_attempts
 
 
-Handler = Callable[[Any, Context], Awaitable[None]]
+Handler: TypeAlias = Callable[[EventT, Context], Awaitable[None]]
 """``async def handle(event, context) -> None``: return on success, raise
 ``RetryableError`` or ``FatalError`` on failure. Any other exception counts
 as retryable."""
 
-HandlerFactory = Callable[[Settings], AbstractAsyncContextManager[Handler]]
-"""Opens a job's resources (HTTP pool, database engine) and yields its handler;
-they are closed when the consumer stops."""
+
+EventContraT = TypeVar("EventContraT", bound=BaseModel, contravariant=True)
+"""A factory's event type: one for a wider model serves a narrower one too."""
+
+
+class HandlerFactory(Protocol[EventContraT]):
+    """Opens a job's resources (HTTP pool, database engine) and yields its handler.
+
+    Args:
+        settings: the process's settings.
+        concurrency: how many calls of the handler run at once at most; size
+            pools to it rather than to any setting.
+
+    The resources are closed when the consumer stops.
+    """
+
+    def __call__(
+        self, settings: Settings, /, *, concurrency: int
+    ) -> AbstractAsyncContextManager[Handler[EventContraT]]: ...
 
 
 @dataclass(frozen=True, kw_only=True)
-class Job:
-    """One job of the registry.
+class Job(Generic[EventT]):
+    """One job of the catalog.
 
     Args:
         topic: the registry entry it consumes.
         open: a factory of the handler; see ``HandlerFactory``.
+        concurrency: messages in flight per process by default: many for
+            I/O-bound jobs, one for a job that must run alone. ``consume
+            --concurrency`` and ``CONSUMER_CONCURRENCY`` override it.
     """
 
-    topic: TopicSpec
-    open: HandlerFactory
+    topic: TopicSpec[EventT]
+    open: HandlerFactory[EventT]
+    concurrency: int
 
     @property
     def name(self) -> str:
@@ -80,6 +102,6 @@ class Job:
         return self.topic.job
 
     @property
-    def model(self) -> type[BaseModel]:
+    def model(self) -> type[EventT]:
         """The payload model the runtime validates each message against."""
         return self.topic.model

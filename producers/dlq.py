@@ -23,13 +23,10 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, Message, Topic
 from producers.messages import coordinates, event_id_of, header_count, read_headers
 from producers.publisher import Delivered, Publisher
 from schemas import headers
-from schemas.headers import HeaderList
+from schemas.headers import ErrorKind, HeaderList
 from streamjobs.errors import StreamjobsError
 from streamjobs.kafka import client_config
 from streamjobs.settings import Settings, parse_duration
-
-ERROR_KINDS = ("retryable", "fatal", "exhausted")
-"""Values of ``x-error-kind``."""
 
 READ_TIMEOUT = 30.0
 """Seconds a read may go without a message before it fails."""
@@ -114,7 +111,7 @@ class Selection:
     """
 
     event_ids: frozenset[str] = frozenset()
-    error_kind: str | None = None
+    error_kind: ErrorKind | None = None
     since_ms: int | None = None
     until_ms: int | None = None
     limit: int | None = None

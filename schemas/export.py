@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from schemas.topics import REGISTRY, TopicSpec
 
@@ -15,12 +16,12 @@ SCHEMA_DIR = Path(__file__).parent / "json"
 """Where the exported files live."""
 
 
-def schema_path(spec: TopicSpec) -> Path:
+def schema_path(spec: TopicSpec[Any]) -> Path:
     """The file holding ``spec``'s schema: ``json/<topic>.schema.json``."""
     return SCHEMA_DIR / f"{spec.name}.schema.json"
 
 
-def render(spec: TopicSpec) -> str:
+def render(spec: TopicSpec[Any]) -> str:
     """``spec``'s JSON Schema as the file's exact text."""
     schema = spec.model.model_json_schema(by_alias=True, mode="validation")
     schema = {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": spec.name} | schema

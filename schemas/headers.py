@@ -3,6 +3,15 @@
 Values are UTF-8 strings; numbers are written in decimal.
 """
 
+from typing import Literal, get_args
+
+ErrorKind = Literal["retryable", "fatal", "exhausted"]
+"""Why a message left its attempt: ``retryable`` (to a delay topic), ``fatal``
+(to the DLQ at once) or ``exhausted`` (retryable on the last attempt: to the DLQ)."""
+
+ERROR_KINDS: tuple[ErrorKind, ...] = get_args(ErrorKind)
+"""Every ``ErrorKind``, in the order a failure can escalate."""
+
 EVENT_ID = "event-id"
 """Idempotency key; optional on the first delivery, then kept through every hop."""
 

@@ -8,10 +8,14 @@ environment's ``KAFKA_TOPIC_PREFIX`` and retry tiers.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from schemas.events import AuditCleanup, EmailSend, EmailSendBatch, WebhookSend
+
+EventT = TypeVar("EventT", bound=BaseModel)
+"""The payload model of a topic; a job's handler takes exactly that type."""
 
 RETRY_SUFFIX = ".retry."
 """Infix of delay topics: ``webhook.send.retry.1``."""
@@ -21,8 +25,8 @@ DLQ_SUFFIX = ".dlq"
 
 
 @dataclass(frozen=True, kw_only=True)
-class TopicSpec:
-    """One main topic of the registry.
+class TopicSpec(Generic[EventT]):
+    """One main topic of the registry, generic over its payload model.
 
     Args:
         name: the topic, without prefix, such as ``webhook.send``.
@@ -34,7 +38,7 @@ class TopicSpec:
     name: str
     job: str
     group: str
-    model: type[BaseModel]
+    model: type[EventT]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -48,7 +52,7 @@ class TopicSet:
         delays: seconds before attempt 2, 3, ...; one delay topic each.
     """
 
-    spec: TopicSpec
+    spec: TopicSpec[Any]
     main: str
     group: str
     delays: tuple[float, ...]
@@ -89,11 +93,11 @@ AUDIT_CLEANUP = TopicSpec(
     name="audit.cleanup", job="cleanup", group="streamjobs.cleanup", model=AuditCleanup
 )
 
-REGISTRY: tuple[TopicSpec, ...] = (WEBHOOK_SEND, EMAIL_SEND, EMAIL_SEND_BATCH, AUDIT_CLEANUP)
+REGISTRY: tuple[TopicSpec[Any], ...] = (WEBHOOK_SEND, EMAIL_SEND, EMAIL_SEND_BATCH, AUDIT_CLEANUP)
 """Every main topic, in the order commands list them."""
 
 
-def find_spec(name: str) -> TopicSpec:
+def find_spec(name: str) -> TopicSpec[Any]:
     """The registry entry of main topic ``name`` (unprefixed).
 
     Raises:

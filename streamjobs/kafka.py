@@ -79,7 +79,7 @@ def consumer_config(settings: Settings, group: str) -> dict[str, Any]:
     )
 
 
-def topic_set(settings: Settings, spec: TopicSpec) -> TopicSet:
+def topic_set(settings: Settings, spec: TopicSpec[Any]) -> TopicSet:
     """``spec`` with this environment's prefix and retry tiers applied."""
     return TopicSet(
         spec=spec,

@@ -79,7 +79,7 @@ class Settings(BaseSettings):
     retry_jitter: float = Field(0.2, ge=0, le=1)
     retry_after_max: Annotated[float, NoDecode] = 3600.0
 
-    consumer_concurrency: int = Field(100, ge=1, le=10_000)
+    consumer_concurrency: int | None = Field(None, ge=1, le=10_000)
     consumer_drain_timeout: Annotated[float, NoDecode] = 30.0
     consumer_max_parked: int = Field(10_000, ge=0)
     max_message_bytes: int = Field(1_000_000, ge=1)

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import yaml
 
-from consumers.catalog import JOB_MODULES
+from consumers.catalog import JOB_NAMES
 from tests.services import POSTGRES_IMAGE, REDPANDA_IMAGE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,8 +85,8 @@ def test_infrastructure_uses_the_images_the_tests_use(services: dict[str, Servic
 
 def test_one_consumer_service_per_job_in_the_catalog(services: dict[str, Service]) -> None:
     consumers = {name for name in services if name.startswith("consumer-")}
-    assert consumers == {f"consumer-{job}" for job in JOB_MODULES}
-    for job in JOB_MODULES:
+    assert consumers == {f"consumer-{job}" for job in JOB_NAMES}
+    for job in JOB_NAMES:
         assert services[f"consumer-{job}"]["command"] == ["consume", job]
 
 

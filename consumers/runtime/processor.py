@@ -11,6 +11,7 @@ import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from confluent_kafka import KafkaException, Message
 from pydantic import BaseModel
@@ -65,7 +66,7 @@ class Processor:
         *,
         topics: TopicSet,
         model: type[BaseModel],
-        handler: Handler,
+        handler: Handler[Any],
         producer: ConfirmingProducer,
         options: ProcessorOptions,
         on_blocked: BlockedCallback,

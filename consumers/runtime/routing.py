@@ -11,17 +11,14 @@ from __future__ import annotations
 import math
 import random
 from dataclasses import dataclass
-from typing import Literal
 
 from confluent_kafka import Message
 
 from producers.messages import coordinates, raw_headers
 from schemas import headers
-from schemas.headers import HeaderList
+from schemas.headers import ErrorKind, HeaderList
 from schemas.topics import TopicSet
 from streamjobs.errors import FatalError, JobError, RetryableError
-
-ErrorKind = Literal["retryable", "fatal", "exhausted"]
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -13,6 +13,7 @@ import logging
 import signal
 import threading
 from collections.abc import Coroutine, Iterator, Sequence
+from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
 from confluent_kafka import Consumer, KafkaError
@@ -22,6 +23,7 @@ from consumers.runtime.processor import BlockedCallback, Processor, ProcessorOpt
 from consumers.runtime.producer import ConfirmingProducer
 from consumers.runtime.routing import RetryPolicy
 from consumers.runtime.worker import Worker, WorkerOptions
+from schemas.topics import EventT
 from streamjobs.kafka import consumer_config, topic_set
 from streamjobs.settings import Settings
 
@@ -41,20 +43,24 @@ class Runner:
         settings: brokers, topics, limits.
         drain_timeout: seconds to finish in-flight work on shutdown;
             default ``CONSUMER_DRAIN_TIMEOUT``.
+        concurrency: messages in flight per job; default ``CONSUMER_CONCURRENCY``
+            when set, else each job's own.
     """
 
     def __init__(
         self,
-        jobs: Sequence[Job],
+        jobs: Sequence[Job[Any]],
         settings: Settings,
         *,
         drain_timeout: float | None = None,
+        concurrency: int | None = None,
     ) -> None:
         self._jobs = jobs
         self._settings = settings
         self._drain_timeout = (
             settings.consumer_drain_timeout if drain_timeout is None else drain_timeout
         )
+        self._concurrency = concurrency or settings.consumer_concurrency
         self._workers: list[Worker] = []
         self._stopped = threading.Event()
 
@@ -73,13 +79,14 @@ class Runner:
             producer = ConfirmingProducer(self._settings)
             resources = contextlib.AsyncExitStack()
             cleanup.callback(_call, loop, resources.aclose())
-            handlers = [
-                _call(loop, resources.enter_async_context(job.open(self._settings)))
-                for job in self._jobs
-            ]
             self._workers = [
-                self._worker(job, handler, producer, loop)
-                for job, handler in zip(self._jobs, handlers, strict=True)
+                self._worker(
+                    job,
+                    _call(loop, resources.enter_async_context(self._open(job))),
+                    producer,
+                    loop,
+                )
+                for job in self._jobs
             ]
             if self._stopped.is_set():
                 self.stop()
@@ -111,10 +118,17 @@ class Runner:
             # to its supervisor; stop it all, so that it exits non-zero and restarts.
             self.stop()
 
+    def concurrency_of(self, job: Job[Any]) -> int:
+        """The in-flight limit ``job`` runs with in this process."""
+        return self._concurrency or job.concurrency
+
+    def _open(self, job: Job[EventT]) -> AbstractAsyncContextManager[Handler[EventT]]:
+        return job.open(self._settings, concurrency=self.concurrency_of(job))
+
     def _worker(
         self,
-        job: Job,
-        handler: Handler,
+        job: Job[Any],
+        handler: Handler[Any],
         producer: ConfirmingProducer,
         loop: asyncio.AbstractEventLoop,
     ) -> Worker:
@@ -147,7 +161,7 @@ class Runner:
             make_processor=make_processor,
             loop=loop,
             options=WorkerOptions(
-                concurrency=settings.consumer_concurrency,
+                concurrency=self.concurrency_of(job),
                 drain_timeout=self._drain_timeout,
                 max_parked=settings.consumer_max_parked,
             ),

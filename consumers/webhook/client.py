@@ -90,15 +90,17 @@ async def read_excerpt(response: ClientResponse, limit: int = EXCERPT_BYTES) -> 
 
 
 @asynccontextmanager
-async def open_client(settings: Settings) -> AsyncIterator[WebhookClient]:
+async def open_client(settings: Settings, *, connections: int) -> AsyncIterator[WebhookClient]:
     """Open the process's client; close its connections on exit.
 
-    Uses ``webhook_connect_timeout`` (TCP and TLS), ``webhook_timeout`` (the
-    whole exchange), ``consumer_concurrency`` (pool size) and
-    ``webhook_allow_private_networks`` (turns the guard off).
+    Args:
+        settings: ``webhook_connect_timeout`` (TCP and TLS), ``webhook_timeout``
+            (the whole exchange) and ``webhook_allow_private_networks`` (turns
+            the guard off).
+        connections: the pool's size: the job's concurrency.
     """
     resolver = None if settings.webhook_allow_private_networks else GuardedResolver()
-    connector = TCPConnector(limit=settings.consumer_concurrency, resolver=resolver)
+    connector = TCPConnector(limit=connections, resolver=resolver)
     # sock_connect, not connect: waiting for a free pooled connection is not
     # the receiver's fault, and counts against the total only.
     timeout = ClientTimeout(

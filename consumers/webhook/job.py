@@ -1,6 +1,6 @@
 """The ``webhook.send`` job: sign, guard, send, log, classify.
 
-``JOB`` is what the runtime registers. ``open_webhook_handler(settings)``
+``JOB`` is what the runtime registers. ``open_webhook_handler(settings, ...)``
 opens the process's HTTP pool, endpoint cache and delivery writer, and yields
 the handler; every attempt writes its delivery row before the handler
 returns or raises.
@@ -141,7 +141,9 @@ def delivery_row(
 
 
 @asynccontextmanager
-async def open_webhook_handler(settings: Settings) -> AsyncIterator[Handler]:
+async def open_webhook_handler(
+    settings: Settings, /, *, concurrency: int
+) -> AsyncIterator[Handler[WebhookSend]]:
     """Open the HTTP pool, endpoint cache and delivery writer; yield the handler.
 
     One per process: the HTTP pool is shared by every delivery. Leave it only
@@ -152,7 +154,7 @@ async def open_webhook_handler(settings: Settings) -> AsyncIterator[Handler]:
     engine = sync_engine(settings)
     async with AsyncExitStack() as stack:
         stack.callback(engine.dispose)
-        client = await stack.enter_async_context(open_client(settings))
+        client = await stack.enter_async_context(open_client(settings, connections=concurrency))
         deliveries = await stack.enter_async_context(
             DeliveryWriter(engine, drain_timeout=settings.consumer_drain_timeout)
         )
@@ -164,5 +166,8 @@ async def open_webhook_handler(settings: Settings) -> AsyncIterator[Handler]:
         )
 
 
-JOB = Job(topic=WEBHOOK_SEND, open=open_webhook_handler)
+WEBHOOK_CONCURRENCY = 100
+"""Deliveries in flight per process by default: they wait on the network."""
+
+JOB = Job(topic=WEBHOOK_SEND, open=open_webhook_handler, concurrency=WEBHOOK_CONCURRENCY)
 """The webhook job, as the runtime registers it."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from consumers.catalog import JOB_MODULES, jobs_named
+from consumers.catalog import CATALOG, JOB_NAMES, jobs_named
 from consumers.runtime.runner import Runner
 from streamjobs.sentry import init_sentry
 from streamjobs.settings import Settings
@@ -15,15 +15,18 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     command = commands.add_parser("consume", help="run a job's consumer until SIGTERM/SIGINT")
     command.add_argument(
         "job",
-        choices=[*JOB_MODULES, "all"],
+        choices=[*JOB_NAMES, "all"],
         metavar="JOB",
-        help=f"one of {', '.join(JOB_MODULES)}, or all",
+        help=f"one of {', '.join(JOB_NAMES)}, or all",
     )
     command.add_argument(
         "--concurrency",
         type=_positive_int,
         default=None,
-        help="messages in flight per job (default: the job's own, 100 for I/O)",
+        help=(
+            "messages in flight per process and job (default: CONSUMER_CONCURRENCY when set,"
+            f" else the job's own: {_own_concurrency()})"
+        ),
     )
     command.add_argument(
         "--drain-timeout",
@@ -33,6 +36,10 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         help="time to finish in-flight work on shutdown (default 30)",
     )
     command.set_defaults(run=run_consume)
+
+
+def _own_concurrency() -> str:
+    return ", ".join(f"{name} {entry.concurrency}" for name, entry in CATALOG.items())
 
 
 def _positive_int(text: str) -> int:
@@ -45,8 +52,10 @@ def _positive_int(text: str) -> int:
 def run_consume(args: argparse.Namespace, settings: Settings) -> int:
     """Consume until SIGTERM or SIGINT, then drain and exit 0."""
     init_sentry(settings, component=f"consumer-{args.job}")
-    if args.concurrency is not None:
-        # Through the settings, so that job resources (the HTTP pool) size themselves to it.
-        settings = settings.model_copy(update={"consumer_concurrency": args.concurrency})
-    runner = Runner(jobs_named(args.job), settings, drain_timeout=args.drain_timeout)
+    runner = Runner(
+        jobs_named(args.job),
+        settings,
+        drain_timeout=args.drain_timeout,
+        concurrency=args.concurrency,
+    )
     return runner.run_until_signalled()

@@ -11,9 +11,10 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
-from producers.dlq import ERROR_KINDS, DeadLetter, Scan, Selection, parse_instant, replay
+from producers.dlq import DeadLetter, Scan, Selection, parse_instant, replay
 from producers.publisher import Publisher
 from schemas import headers
+from schemas.headers import ERROR_KINDS
 from schemas.topics import REGISTRY, find_spec
 from streamjobs.errors import StreamjobsError
 from streamjobs.kafka import topic_set

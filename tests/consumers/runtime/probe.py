@@ -39,8 +39,13 @@ class ProbeEvent(Event):
     retry_after: float | None = None
 
 
-PROBE_TOPIC = TopicSpec(name="probe", job="probe", group="streamjobs.probe", model=ProbeEvent)
+PROBE_TOPIC: TopicSpec[ProbeEvent] = TopicSpec(
+    name="probe", job="probe", group="streamjobs.probe", model=ProbeEvent
+)
 """A topic outside the registry, used only by the tests."""
+
+PROBE_CONCURRENCY = 100
+"""The probe's in-flight limit unless a test sets ``CONSUMER_CONCURRENCY``."""
 
 
 @dataclass(frozen=True)
@@ -79,7 +84,7 @@ class Journal:
             return [call.id for call in self.calls]
 
 
-def probe_job(journal: Journal) -> Job:
+def probe_job(journal: Journal) -> Job[ProbeEvent]:
     """A job whose handler records each call in ``journal`` and does what the event says."""
 
     async def handle(event: ProbeEvent, context: Context) -> None:
@@ -110,10 +115,12 @@ def probe_job(journal: Journal) -> Job:
             )
 
     @contextlib.asynccontextmanager
-    async def open_probe(_settings: Settings) -> AsyncIterator[Handler]:
+    async def open_probe(
+        _settings: Settings, /, *, concurrency: int
+    ) -> AsyncIterator[Handler[ProbeEvent]]:
         yield handle
 
-    return Job(topic=PROBE_TOPIC, open=open_probe)
+    return Job(topic=PROBE_TOPIC, open=open_probe, concurrency=PROBE_CONCURRENCY)
 
 
 class FileJournal(Journal):

@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import Engine, RowMapping, select
 
 from consumers.job import Context, Handler
-from consumers.webhook.job import open_webhook_handler
+from consumers.webhook.job import JOB, open_webhook_handler
 from consumers.webhook.registry import (
     Endpoint,
     add_endpoint,
@@ -42,11 +42,11 @@ def open_settings(make_settings: SettingsFactory) -> Settings:
     return make_settings(webhook_allow_private_networks=True)
 
 
-def run(settings: Settings, scenario: Callable[[Handler], Awaitable[None]]) -> None:
+def run(settings: Settings, scenario: Callable[[Handler[WebhookSend]], Awaitable[None]]) -> None:
     """Open the job's handler with ``settings`` and run ``scenario`` with it."""
 
     async def main() -> None:
-        async with open_webhook_handler(settings) as handler:
+        async with open_webhook_handler(settings, concurrency=JOB.concurrency) as handler:
             await scenario(handler)
 
     asyncio.run(main())
@@ -71,7 +71,9 @@ def context(event_id: str, attempt: int = 1) -> Context:
     )
 
 
-async def attempt(handler: Handler, event: WebhookSend, ctx: Context) -> JobError | None:
+async def attempt(
+    handler: Handler[WebhookSend], event: WebhookSend, ctx: Context
+) -> JobError | None:
     """Call the handler once; the error it raised, or None when it returned."""
     try:
         await handler(event, ctx)
@@ -125,7 +127,7 @@ def deliver(
     event_id = f"evt-{uuid.uuid4()}"
     results: list[Delivery] = []
 
-    async def scenario(handler: Handler) -> None:
+    async def scenario(handler: Handler[WebhookSend]) -> None:
         async with receiver:
             endpoint = add_endpoint(db, receiver.url(host=host))
             receiver.secret = (prepare(endpoint) or endpoint).secret
@@ -226,7 +228,7 @@ def test_302_is_fatal_e_redirect_and_the_redirect_target_is_never_contacted(
     target = Receiver()
     errors: list[JobError | None] = []
 
-    async def scenario(handler: Handler) -> None:
+    async def scenario(handler: Handler[WebhookSend]) -> None:
         async with target, Receiver(Answer(302, {"Location": target.url()})) as redirecting:
             endpoint = add_endpoint(db, redirecting.url())
             errors.append(await attempt(handler, event_for(endpoint.id), context("evt-302")))
@@ -261,7 +263,7 @@ def _failure_without_receiver(settings: Settings, db: Engine, url: str) -> JobEr
     endpoint = add_endpoint(db, url)
     errors: list[JobError | None] = []
 
-    async def scenario(handler: Handler) -> None:
+    async def scenario(handler: Handler[WebhookSend]) -> None:
         errors.append(await attempt(handler, event_for(endpoint.id), context("evt-nobody")))
 
     run(settings, scenario)
@@ -315,7 +317,7 @@ def test_guard_refuses_private_and_metadata_targets_before_connecting(
 def test_unknown_webhook_is_fatal_and_logged(db: Engine, open_settings: Settings) -> None:
     errors: list[JobError | None] = []
 
-    async def scenario(handler: Handler) -> None:
+    async def scenario(handler: Handler[WebhookSend]) -> None:
         errors.append(await attempt(handler, event_for(uuid.uuid4()), context("evt-unknown")))
 
     run(open_settings, scenario)
@@ -345,7 +347,7 @@ def _attempts(
     event_id = f"evt-{uuid.uuid4()}"
     errors: list[JobError | None] = []
 
-    async def scenario(handler: Handler) -> None:
+    async def scenario(handler: Handler[WebhookSend]) -> None:
         async with Receiver(lambda _: next(queue)) as receiver:
             endpoint = add_endpoint(db, receiver.url())
             for number in attempts:

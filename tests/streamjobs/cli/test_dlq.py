@@ -12,7 +12,7 @@ import pytest
 from consumers.job import Job
 from consumers.runtime.runner import Runner
 from schemas import headers
-from schemas.topics import WEBHOOK_SEND, TopicSet
+from schemas.topics import WEBHOOK_SEND, TopicSet, TopicSpec
 from streamjobs.kafka import create_topics, topic_set
 from streamjobs.settings import Settings
 from tests.conftest import SettingsFactory
@@ -31,11 +31,12 @@ BINARY_KEY = b"\xffkey"
 """The key of evt-2: not UTF-8."""
 
 
-def probe_on_webhook_send() -> Job:
+def probe_on_webhook_send() -> Job[ProbeEvent]:
     """The probe job in place of the webhook job: the CLI takes registry topics only."""
-    return dataclasses.replace(
-        probe_job(Journal()), topic=dataclasses.replace(WEBHOOK_SEND, model=ProbeEvent)
+    topic = TopicSpec(
+        name=WEBHOOK_SEND.name, job=WEBHOOK_SEND.job, group=WEBHOOK_SEND.group, model=ProbeEvent
     )
+    return dataclasses.replace(probe_job(Journal()), topic=topic)
 
 
 @pytest.fixture
