@@ -7,10 +7,11 @@ fresh checkout runs without any configuration.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import cached_property
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import BeforeValidator, Field, SecretStr, ValidationError
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from streamjobs.errors import ConfigError
@@ -22,9 +23,6 @@ DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 """Suffixes accepted in durations such as ``30s`` or ``5m``."""
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
-
-Delays = Annotated[tuple[float, ...], NoDecode]
-"""Retry tiers in seconds; parsed from text such as ``30s,5m``."""
 
 
 def parse_duration(text: str) -> float:
@@ -46,6 +44,18 @@ def parse_delays(text: str) -> tuple[float, ...]:
     return tuple(parse_duration(part) for part in text.split(","))
 
 
+def _parsed_with(parse: Callable[[str], Any]) -> BeforeValidator:
+    """A validator that parses text with ``parse`` and passes other values through."""
+    return BeforeValidator(lambda value: parse(value) if isinstance(value, str) else value)
+
+
+Duration = Annotated[float, NoDecode, _parsed_with(parse_duration)]
+"""Seconds; read from text such as ``250ms``, ``30s``, ``5m`` or ``2h``."""
+
+Delays = Annotated[tuple[float, ...], NoDecode, _parsed_with(parse_delays)]
+"""Retry tiers in seconds; read from text such as ``30s,5m`` (``none``: no retries)."""
+
+
 class Settings(BaseSettings):
     """Effective configuration of one streamjobs process.
 
@@ -65,10 +75,10 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     kafka_topic_partitions: int = Field(6, ge=1)
     kafka_replication_factor: int = Field(-1, ge=-1)
-    kafka_commit_interval: Annotated[float, NoDecode] = 1.0
-    kafka_session_timeout: Annotated[float, NoDecode] = 45.0
+    kafka_commit_interval: Duration = 1.0
+    kafka_session_timeout: Duration = 45.0
     kafka_group_instance_id: str | None = None
-    dlq_retention: Annotated[float, NoDecode] = 28 * 86400.0
+    dlq_retention: Duration = 28 * 86400.0
 
     database_url: SecretStr = SecretStr(LOCAL_DATABASE_URL)
 
@@ -77,50 +87,23 @@ class Settings(BaseSettings):
     email_retry_delays: Delays | None = None
     cleanup_retry_delays: Delays | None = None
     retry_jitter: float = Field(0.2, ge=0, le=1)
-    retry_after_max: Annotated[float, NoDecode] = 3600.0
+    retry_after_max: Duration = 3600.0
 
     consumer_concurrency: int | None = Field(None, ge=1, le=10_000)
-    consumer_drain_timeout: Annotated[float, NoDecode] = 30.0
+    consumer_drain_timeout: Duration = 30.0
     consumer_max_parked: int = Field(10_000, ge=0)
     max_message_bytes: int = Field(1_000_000, ge=1)
 
-    webhook_connect_timeout: Annotated[float, NoDecode] = 5.0
-    webhook_timeout: Annotated[float, NoDecode] = 15.0
+    webhook_connect_timeout: Duration = 5.0
+    webhook_timeout: Duration = 15.0
     webhook_allow_private_networks: bool = False
-    webhook_config_cache_ttl: Annotated[float, NoDecode] = Field(30.0, ge=0, le=30)
-    webhook_secret_grace: Annotated[float, NoDecode] = 24 * 3600.0
+    webhook_config_cache_ttl: Duration = Field(30.0, ge=0, le=30)
+    webhook_secret_grace: Duration = 24 * 3600.0
 
     sentry_dsn: SecretStr | None = None
     sentry_environment: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "json"
-
-    @field_validator(
-        "retry_delays",
-        "webhook_retry_delays",
-        "email_retry_delays",
-        "cleanup_retry_delays",
-        mode="before",
-    )
-    @classmethod
-    def _parse_delays(cls, value: Any) -> Any:
-        return parse_delays(value) if isinstance(value, str) else value
-
-    @field_validator(
-        "kafka_commit_interval",
-        "kafka_session_timeout",
-        "dlq_retention",
-        "retry_after_max",
-        "consumer_drain_timeout",
-        "webhook_connect_timeout",
-        "webhook_timeout",
-        "webhook_config_cache_ttl",
-        "webhook_secret_grace",
-        mode="before",
-    )
-    @classmethod
-    def _parse_duration(cls, value: Any) -> Any:
-        return parse_duration(value) if isinstance(value, str) else value
 
     @cached_property
     def sqlalchemy_url(self) -> str:
@@ -133,8 +116,13 @@ class Settings(BaseSettings):
 
     def delays_for(self, job: str) -> tuple[float, ...]:
         """Retry tiers of ``job``: its own override, else ``RETRY_DELAYS``."""
-        family = job.split("-")[0]
-        override: tuple[float, ...] | None = getattr(self, f"{family}_retry_delays", None)
+        overrides = {
+            "webhook": self.webhook_retry_delays,
+            "email": self.email_retry_delays,
+            "email-batch": self.email_retry_delays,
+            "cleanup": self.cleanup_retry_delays,
+        }
+        override = overrides.get(job)
         return self.retry_delays if override is None else override
 
     def prefixed(self, name: str) -> str:
