@@ -23,15 +23,27 @@ from pydantic import (
 EMAIL_BATCH_MAX = 1000
 """Most emails one ``email.send-batch`` event may carry; it is sent in chunks."""
 
+_MAILBOX = r"[^\s@<>(),;:\"\[\]]+@[^\s@<>(),;:\"\[\]]+\.[^\s@<>(),;:\"\[\]]+"
+
 Address = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320, pattern=r"@")
+    str,
+    StringConstraints(
+        strip_whitespace=True,
+        min_length=3,
+        max_length=320,
+        pattern=rf"^(?:{_MAILBOX}|[^<>]*<{_MAILBOX}>)$",
+    ),
 ]
-"""An email address, optionally with a display name: ``Ada <ada@example.com>``."""
+"""An email address, optionally with a display name: ``Ada <ada@example.com>``; the
+domain needs a dot."""
+
+EMAIL_RECIPIENTS_MAX = 50
+"""Most addresses in one of ``to``, ``cc``, ``bcc`` (Resend's limit)."""
 
 MAX_VALIDATION_ERRORS = 5
 """Validation problems listed in one error message; the rest are counted."""
 
-Addresses = Address | Annotated[list[Address], Field(min_length=1, max_length=50)]
+Addresses = Address | Annotated[list[Address], Field(min_length=1, max_length=EMAIL_RECIPIENTS_MAX)]
 
 
 class Event(BaseModel):
@@ -83,9 +95,19 @@ class EmailSend(Event):
 
 
 class EmailSendBatch(Event):
-    """``email.send-batch``: many emails, sent in chunks through Resend's batch API."""
+    """``email.send-batch``: many emails, sent in chunks through Resend's batch API.
 
-    emails: list[EmailSend] = Field(min_length=1, max_length=EMAIL_BATCH_MAX)
+    Each email is an ``email.send`` object without ``attachments`` or
+    ``scheduled_at`` (Resend refuses both in a batch). The job validates each
+    one on its own, so that one invalid email is rejected alone and never
+    blocks the others.
+    """
+
+    emails: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=EMAIL_BATCH_MAX,
+        description="email.send objects, each validated on its own by the consumer",
+    )
 
 
 class AuditCleanup(Event):

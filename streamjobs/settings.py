@@ -100,6 +100,34 @@ class Settings(BaseSettings):
     webhook_config_cache_ttl: Duration = Field(30.0, ge=0, le=30)
     webhook_secret_grace: Duration = 24 * 3600.0
 
+    resend_api_key: SecretStr | None = Field(
+        None, description="Resend API key (re_...); unset, the email jobs pause and say so"
+    )
+    resend_api_url: str = Field(
+        "https://api.resend.com", min_length=1, description="base URL of the Resend API"
+    )
+    resend_rate_limit: int = Field(
+        2, ge=1, le=1000, description="Resend requests per second per process, both email jobs"
+    )
+    resend_connect_timeout: Duration = Field(
+        5.0, gt=0, le=60, description="connect timeout of a Resend request"
+    )
+    resend_timeout: Duration = Field(
+        30.0, gt=0, le=300, description="total timeout of a Resend request"
+    )
+    email_from: str | None = Field(
+        None, min_length=3, description="sender of an email whose event has no `from`"
+    )
+    email_batch_size: int = Field(
+        10, ge=1, le=100, description="emails per Resend batch request (Resend takes 100)"
+    )
+    email_quota_probe_interval: Duration = Field(
+        3600.0,
+        ge=1,
+        le=86400,
+        description="pause between probes while a monthly quota or the API key stops sending",
+    )
+
     sentry_dsn: SecretStr | None = None
     sentry_environment: str | None = None
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
