@@ -45,8 +45,7 @@ def resend_params(email: EmailSend, *, default_sender: str | None) -> resend.Ema
 
 def recipient_count(email: EmailSend) -> int:
     """Addresses in ``to``, ``cc`` and ``bcc``."""
-    fields = (email.to, email.cc, email.bcc)
-    return sum(len(field) if isinstance(field, list) else 1 for field in fields if field)
+    return sum(len(field or ()) for field in (email.to, email.cc, email.bcc))
 
 
 def idempotency_key(event_id: str, chunk: int | None = None) -> str:

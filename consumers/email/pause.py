@@ -65,6 +65,10 @@ class PauseGate:
         """True while the gate is closed."""
         return not self._open.is_set()
 
+    def may_pass(self) -> bool:
+        """True when the gate is open or the caller is the probe (check again after a wait)."""
+        return not self.paused or self._prober is asyncio.current_task()
+
     @asynccontextmanager
     async def passage(self) -> AsyncIterator[None]:
         """Wait until a request may go; while paused, only the one probe passes."""

@@ -95,18 +95,19 @@ class Sender:
     ) -> T | Verdict:
         """One pass through the gate: the result, or a verdict other than ``pause``."""
         while True:
-            async with self._gate.passage():
+            async with self._gate.passage(), self._limiter.slot():
+                if not self._gate.may_pass():
+                    continue  # paused while this request waited for its slot
                 if not self._has_key:
                     verdict = NO_KEY
                 else:
-                    async with self._limiter.slot():
-                        try:
-                            result = await request()
-                        except (ResendError, NoContentError) as error:
-                            verdict = classify(error)
-                        else:
-                            self._gate.resume()
-                            return result
+                    try:
+                        result = await request()
+                    except (ResendError, NoContentError) as error:
+                        verdict = classify(error)
+                    else:
+                        self._gate.resume()
+                        return result
                 if verdict.kind != "pause":
                     return verdict
                 self._gate.pause(verdict, facts=facts)
