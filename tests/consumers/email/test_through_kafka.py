@@ -114,10 +114,14 @@ def test_a_daily_quota_429_pauses_until_midnight_then_sends_with_nothing_dead_le
     fake: FakeResend,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    started = time.monotonic()
     midnight = datetime(2026, 12, 2, tzinfo=UTC)
-    # The consumer's wall clock stands 3 s before a UTC midnight.
-    clock = partial(lambda: midnight - timedelta(seconds=3 - (time.monotonic() - started)))
+    first_read: list[float] = []
+
+    def clock() -> datetime:
+        """Stands 3 s before a UTC midnight when first read (at the pause), then runs."""
+        first_read[:] = first_read or [time.monotonic()]
+        return midnight - timedelta(seconds=3 - (time.monotonic() - first_read[0]))
+
     job = Job(topic=EMAIL_JOB.topic, open=partial(open_email_handler, clock=clock), concurrency=4)
     # One request per second: the first 429 closes the gate before another can start.
     settings = email_settings.model_copy(update={"resend_rate_limit": 1})
@@ -131,8 +135,9 @@ def test_a_daily_quota_429_pauses_until_midnight_then_sends_with_nothing_dead_le
         assert len(fake.arrivals) == 1, "a request went out during the pause"
         fake.quota = None
         wait_until(lambda: all(rows(db, f"quota-{n}") for n in range(3)))
-    resumed = next(arrival for arrival in fake.arrivals if arrival.status == 200)
-    assert resumed.at - started >= 3.0
+    refused, resumed = fake.arrivals[0], fake.arrivals[1]
+    assert (refused.status, resumed.status) == (429, 200)
+    assert resumed.at - refused.at >= 3.0
     assert fake.sent_subjects() == {f"email {n}": 1 for n in range(3)}
     send = email_topics[0]
     assert nothing_in(email_settings, *send.retries, send.dlq)
