@@ -75,7 +75,7 @@ lint: install ## ruff check, ruff format --check, mypy
 bench: install services ## run every bench/bench_*.py
 	@shopt -s nullglob; scripts=(bench/bench_*.py); \
 	if (( $${#scripts[@]} == 0 )); then echo "no bench/bench_*.py scripts yet"; exit 0; fi; \
-	for f in "$${scripts[@]}"; do echo "== $$f"; $(BIN)/python "$$f"; done
+	for f in "$${scripts[@]}"; do echo "== $$f"; PYTHONPATH=. $(BIN)/python "$$f"; done
 
 clean: ## stop the services and delete their data, logs and jars (.dev)
 	dev/services.sh clean

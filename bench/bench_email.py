@@ -4,7 +4,8 @@ Run with the local services up (``make services``)::
 
     .venv/bin/python -m bench.bench_email [--events 1000] [--rate 50] [--bare 250]
 
-(as a module, from the repository root: it reuses the tests' fake Resend).
+(from the repository root, as a module or with ``PYTHONPATH=.`` as ``make bench``
+does: it reuses the tests' fake Resend).
 
 The fake Resend (``tests/consumers/email/fake_resend.py``, a real HTTP
 server in a thread) accepts ``--rate`` requests per sliding second and
