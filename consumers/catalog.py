@@ -28,6 +28,7 @@ class CatalogEntry(NamedTuple):
 
 CATALOG: dict[str, CatalogEntry] = {
     "webhook": CatalogEntry("consumers.webhook.job", 100),
+    "cleanup": CatalogEntry("consumers.cleanup.job", 1),
 }
 """Every runnable job, by name."""
 
