@@ -17,9 +17,10 @@ from sqlalchemy import Connection, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from schemas.tables import job_runs, system_logs
+from schemas.topics import AUDIT_CLEANUP
 
-JOB = "cleanup"
-"""The ``job_runs.job`` value of cleanup runs."""
+JOB = AUDIT_CLEANUP.job
+"""The ``job_runs.job`` value of cleanup runs (the scheduler reads it too)."""
 
 LOG_SOURCE = "streamjobs.cleanup"
 """The ``system_logs.source`` of the result row."""
