@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import multiprocessing
 import statistics
 import threading
 import time
@@ -30,6 +31,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
+from multiprocessing.synchronize import Event as EventType
 
 from sqlalchemy import Engine, create_engine, text
 
@@ -85,34 +88,46 @@ def fill(engine: Engine, rows: int) -> None:
         connection.execute(text("VACUUM ANALYZE audit_logs, system_logs"))
 
 
-class Writer:
-    """Inserts one ``audit_logs`` row per transaction until stopped; keeps each latency."""
+def _write(url: str, stop: EventType, results: Connection) -> None:
+    """The writer process: insert one row per transaction until ``stop``; send the timings."""
+    engine = create_engine(url)
+    insert = text("INSERT INTO audit_logs (action) VALUES ('writer')")
+    writes: list[tuple[float, float]] = []
+    with engine.connect() as connection:
+        while not stop.is_set():
+            started = time.perf_counter()
+            connection.execute(insert)
+            connection.commit()
+            writes.append((started, time.perf_counter() - started))
+            time.sleep(WRITER_PAUSE)
+    results.send(writes)
+    engine.dispose()
 
-    def __init__(self, engine: Engine) -> None:
-        self._engine = engine
-        self._stop = threading.Event()
+
+class Writer:
+    """A separate process inserting log rows, as the application would (and free of our GIL).
+
+    ``time.perf_counter`` is the system's monotonic clock, so its timings
+    compare with this process's.
+    """
+
+    def __init__(self, url: str) -> None:
+        context = multiprocessing.get_context("spawn")
+        self._stop = context.Event()
+        self._receive, send = context.Pipe(duplex=False)
+        self._process = context.Process(target=_write, args=(url, self._stop, send))
         self.writes: list[tuple[float, float]] = []
         """(start, latency) of each insert, in ``time.perf_counter`` seconds."""
-        self._thread = threading.Thread(target=self._run, name="writer")
-
-    def _run(self) -> None:
-        insert = text("INSERT INTO audit_logs (action) VALUES ('writer')")
-        with self._engine.connect() as connection:
-            while not self._stop.is_set():
-                started = time.perf_counter()
-                connection.execute(insert)
-                connection.commit()
-                self.writes.append((started, time.perf_counter() - started))
-                time.sleep(WRITER_PAUSE)
 
     @contextmanager
     def running(self) -> Iterator[Writer]:
-        self._thread.start()
+        self._process.start()
         try:
             yield self
         finally:
             self._stop.set()
-            self._thread.join()
+            self.writes = self._receive.recv()
+            self._process.join()
 
     def latencies(self, start: float, end: float) -> list[float]:
         """Latencies of the inserts that started between ``start`` and ``end``."""
@@ -152,10 +167,10 @@ class LongestTransaction:
 
 def measure(engine: Engine, cleanup: Callable[[], None]) -> Outcome:
     """Run ``cleanup`` with the writer and the sampler on."""
-    writer = Writer(engine)
+    writer = Writer(engine.url.render_as_string(hide_password=False))
     sampler = LongestTransaction(engine)
     with writer.running(), sampler.running():
-        time.sleep(1.0)  # the writer's first, slower inserts are not the cleanup's doing
+        time.sleep(2.0)  # the writer's start and first, slower inserts are not the cleanup's doing
         started = time.perf_counter()
         cleanup()
         ended = time.perf_counter()

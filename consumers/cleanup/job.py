@@ -36,6 +36,10 @@ logger = logging.getLogger("streamjobs.cleanup")
 LOCK_POLL_INTERVAL = 1.0
 """Seconds between tries for the lock while another cleanup runs."""
 
+BATCH_REST = 1.0
+"""Seconds of rest after each second a batch took: the database stays free half the
+time for the application's own writers (bench/bench_cleanup.py measures them)."""
+
 T = TypeVar("T")
 
 
@@ -135,15 +139,16 @@ class CleanupHandler:
         logger.info("cleanup finished", extra={"run": run.id, "result": result})
 
     async def _empty(self, session: _Session, run: Run, table: Table) -> None:
-        """Delete batches of ``table`` until one comes back short."""
+        """Delete batches of ``table`` until one comes back short, resting between batches."""
         limit = self._batch_size
-        while (
-            await session.call(
+        while True:
+            started = time.monotonic()
+            deleted = await session.call(
                 delete_batch, table=table, cutoff=run.cutoff, limit=limit, run_id=run.id
             )
-            == limit
-        ):
-            pass
+            if deleted < limit:
+                return
+            await asyncio.sleep((time.monotonic() - started) * BATCH_REST)
 
 
 class _Session:

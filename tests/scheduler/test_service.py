@@ -143,3 +143,34 @@ def test_a_non_loopback_bind_needs_cron_secret(scheduler_settings: Settings) -> 
 def test_loopback_addresses() -> None:
     assert all(map(is_loopback, ["127.0.0.1", "127.1.2.3", "::1", "[::1]", "localhost"]))
     assert not any(map(is_loopback, ["0.0.0.0", "::", "10.0.0.1", "example.com", "192.168.1.2"]))
+
+
+class ClockFailingOnce(FixedClock):
+    """A fixed clock whose ``fail_on``-th reading raises."""
+
+    def __init__(self, now: datetime, *, fail_on: int) -> None:
+        super().__init__(now)
+        self.readings = 0
+        self._fail_on = fail_on
+
+    def __call__(self) -> datetime:
+        self.readings += 1
+        if self.readings == self._fail_on:
+            raise RuntimeError("the clock broke once")
+        return super().__call__()
+
+
+def test_an_exception_in_the_loop_is_logged_and_the_loop_goes_on(
+    scheduler_settings: Settings,
+    cleanup_topics: TopicSet,
+    db: Engine,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    # Reading 1 is the catch-up's; reading 2, in the loop's first publish, raises.
+    clock = ClockFailingOnce(SLOT + HOUR, fail_on=2)
+    with serving(SchedulerService(scheduler_settings, clock=clock)):
+        wait_until(lambda: published(scheduler_settings, cleanup_topics) == 1)
+    assert clock.readings > 2
+    errors = [record for record in caplog.records if record.message == "scheduler loop error"]
+    assert len(errors) == 1
+    assert errors[0].exc_info is not None
