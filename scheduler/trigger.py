@@ -33,6 +33,10 @@ HEALTH_PATH = "/healthz"
 MAX_BODY_BYTES = 4096
 """Largest request body accepted; the only field is a number."""
 
+WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="streamjobs"'}
+"""The challenge sent with a 401 (RFC 6750)."""
+
+
 Publish = Callable[[int | None], Awaitable[str]]
 """Publishes a manual run with the given retention (None: the default); returns its event id."""
 
@@ -74,10 +78,6 @@ def make_app(*, secret: SecretStr | None, publish: Publish, health: Health) -> w
     app.router.add_post(CLEANUP_PATH, trigger)
     app.router.add_get(HEALTH_PATH, healthz)
     return app
-
-
-WWW_AUTHENTICATE = {"WWW-Authenticate": 'Bearer realm="streamjobs"'}
-"""The challenge sent with a 401 (RFC 6750)."""
 
 
 def _error(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
