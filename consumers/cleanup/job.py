@@ -37,8 +37,7 @@ LOCK_POLL_INTERVAL = 1.0
 """Seconds between tries for the lock while another cleanup runs."""
 
 BATCH_REST = 1.0
-"""Seconds of rest after each second a batch took: the database stays free half the
-time for the application's own writers (bench/bench_cleanup.py measures them)."""
+"""Seconds of rest per second of batch work: the application's writers get half the time."""
 
 T = TypeVar("T")
 
