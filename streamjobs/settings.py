@@ -126,6 +126,30 @@ class Settings(BaseSettings):
         ge=1,
         le=86400,
         description="pause between probes while a monthly quota or the API key stops sending",
+    cleanup_retention_days: int = Field(
+        90, ge=1, le=3650, description="days of audit and system logs kept, unless the event says"
+    )
+    cleanup_batch_size: int = Field(
+        10_000, ge=1, le=1_000_000, description="rows deleted per transaction"
+    )
+    cleanup_monitor_checkin_margin: Duration = Field(
+        600.0, ge=60, le=86_400, description="Sentry Crons: lateness before a run counts as missed"
+    )
+    cleanup_monitor_max_runtime: Duration = Field(
+        3600.0, ge=60, le=86_400, description="Sentry Crons: runtime after which a run timed out"
+    )
+
+    cron_secret: SecretStr | None = Field(
+        None, description="bearer token of POST /api/cron/cleanup; unset: the trigger answers 503"
+    )
+    scheduler_http_host: str = Field(
+        "127.0.0.1", min_length=1, description="address the scheduler's HTTP trigger binds"
+    )
+    scheduler_http_port: int = Field(
+        8000, ge=0, le=65_535, description="port of the scheduler's HTTP trigger (0: any free one)"
+    )
+    cleanup_catchup_grace: Duration = Field(
+        20 * 3600.0, ge=0, le=86_400, description="how late a missed daily slot is still run"
     )
 
     sentry_dsn: SecretStr | None = None
