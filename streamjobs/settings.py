@@ -126,6 +126,8 @@ class Settings(BaseSettings):
         ge=1,
         le=86400,
         description="pause between probes while a monthly quota or the API key stops sending",
+    )
+
     cleanup_retention_days: int = Field(
         90, ge=1, le=3650, description="days of audit and system logs kept, unless the event says"
     )
