@@ -25,7 +25,7 @@ from producers.publisher import Delivered, Publisher
 from schemas import headers
 from schemas.headers import ErrorKind, HeaderList
 from streamjobs.errors import StreamjobsError
-from streamjobs.kafka import client_config
+from streamjobs.kafka import client_config, watermark_offsets
 from streamjobs.settings import Settings, parse_duration
 
 READ_TIMEOUT = 30.0
@@ -181,7 +181,7 @@ class Scan:
             raise DlqReadError(f"cannot read {self.topic}: {metadata.error.str()}")
         partitions = [TopicPartition(self.topic, number) for number in sorted(metadata.partitions)]
         ends = [
-            self._consumer.get_watermark_offsets(partition, timeout=self._timeout)
+            watermark_offsets(self._consumer, partition, timeout=self._timeout)
             for partition in partitions
         ]  # all taken before reading, so what arrives meanwhile is left out
         for partition, (low, high) in zip(partitions, ends, strict=True):
