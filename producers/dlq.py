@@ -269,11 +269,9 @@ def replay(publisher: Publisher, letter: DeadLetter, topic: str) -> Delivered:
     Raises:
         PublishError: the broker did not confirm the write.
     """
-    delivered = publisher.publish_raw(
+    return publisher.publish_raw(
         topic, letter.value, key=letter.key, headers=replay_headers(letter)
     )
-    assert delivered is not None  # publish_raw waits by default
-    return delivered
 
 
 def parse_instant(text: str, *, now: float | None = None) -> int:
