@@ -1,4 +1,7 @@
-"""What ``streamjobs status`` reports: lag per group, DLQ depth, last cleanup.
+"""What ``streamjobs status`` reports: per job its group and lag, DLQ depth and age, cleanups.
+
+The report is one value (``Status``, a tree of frozen dataclasses) that the
+command prints as text or JSON and a job view can render as it likes.
 
 The Kafka side asks the broker through one ``AdminClient`` and joins no
 group, so looking never disturbs the consumers. The database side is read
@@ -8,18 +11,21 @@ database is described in the ``last_cleanup`` field instead.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
-from confluent_kafka import ConsumerGroupTopicPartitions, KafkaException, TopicPartition
+from confluent_kafka import Consumer, ConsumerGroupTopicPartitions, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient, OffsetSpec  # type: ignore[attr-defined]
 from psycopg.errors import UndefinedTable
 from sqlalchemy import create_engine, select
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
+from producers.messages import coordinates
+from schemas.schedule import next_cleanup_slot
 from schemas.tables import job_runs
 from schemas.topics import TopicSet
 from streamjobs.errors import StreamjobsError
@@ -34,6 +40,9 @@ DATABASE_TIMEOUT = 5
 
 CLEANUP_JOB = "cleanup"
 """The ``job_runs.job`` value of the cleanup job."""
+
+PEEK_GROUP = "streamjobs.status-peek"
+"""Group id of the reader that peeks at the oldest dead letter; it never joins or commits."""
 
 TOPICS_HINT = "run `streamjobs topics create`"
 """What to do about missing topics."""
@@ -65,6 +74,21 @@ class TopicLag:
 
 
 @dataclass(frozen=True)
+class Member:
+    """One member of a consumer group.
+
+    Args:
+        client_id: the client id the process gave (librdkafka's ``rdkafka`` by default).
+        host: where it connects from, as the broker sees it.
+        partitions: its assignment, as ``topic:partition``, sorted.
+    """
+
+    client_id: str
+    host: str
+    partitions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class JobStatus:
     """One job of the registry as the broker sees it.
 
@@ -72,19 +96,35 @@ class JobStatus:
         job: the job name, such as ``webhook``.
         group: the prefixed consumer group.
         state: the group state, lower case (``empty``, ``stable``, ``dead``, ...).
-        members: active members of the group.
+        members: the group's active members.
         main: lag of the main topic.
         retries: lag of each delay topic, in order.
         dlq: depth of the dead-letter topic.
+        dlq_end: dead letters ever written (sum of high watermarks); grows
+            with each new one even when retention shrinks the depth.
+        oldest_dead_letter_at: when the oldest dead letter still kept was
+            written; None when the DLQ is empty or missing.
     """
 
     job: str
     group: str
     state: str
-    members: int
+    members: tuple[Member, ...]
     main: TopicLag
     retries: tuple[TopicLag, ...]
     dlq: TopicLag
+    dlq_end: int = 0
+    oldest_dead_letter_at: datetime | None = None
+
+    @property
+    def lag(self) -> int:
+        """Lag of the main and delay topics together (missing topics count 0)."""
+        return (self.main.messages or 0) + (self.retries_lag or 0)
+
+    @property
+    def stalled(self) -> bool:
+        """It has lag but no member to work it off."""
+        return self.lag > 0 and not self.members
 
     @property
     def retries_lag(self) -> int | None:
@@ -126,10 +166,14 @@ class Status:
     Args:
         jobs: one entry per registry job, in registry order.
         last_cleanup: the newest cleanup run.
+        taken_at: when the report was taken (UTC).
+        next_cleanup: the next daily cleanup slot after ``taken_at``.
     """
 
     jobs: list[JobStatus]
     last_cleanup: LastCleanup
+    taken_at: datetime
+    next_cleanup: datetime
 
     @property
     def missing(self) -> list[str]:
@@ -147,8 +191,14 @@ def gather(settings: Settings, *, timeout: float = KAFKA_TIMEOUT) -> Status:
     Raises:
         KafkaUnavailableError: the broker did not answer within ``timeout``.
     """
+    taken_at = datetime.now(UTC)
     jobs = kafka_status(settings, all_topic_sets(settings), timeout=timeout)
-    return Status(jobs=jobs, last_cleanup=last_cleanup(settings))
+    return Status(
+        jobs=jobs,
+        last_cleanup=last_cleanup(settings),
+        taken_at=taken_at,
+        next_cleanup=next_cleanup_slot(taken_at),
+    )
 
 
 def kafka_status(
@@ -171,7 +221,13 @@ def kafka_status(
         low = _offsets(admin, partitions, OffsetSpec.earliest, timeout)
         high = _offsets(admin, partitions, OffsetSpec.latest, timeout)
         groups = _groups(admin, [t.group for t in topic_sets], timeout)
-        return [_job_status(t, partitions, low, high, groups[t.group]) for t in topic_sets]
+        oldest = oldest_timestamps(
+            settings, {t.dlq for t in topic_sets}, partitions, low, high, timeout=timeout
+        )
+        return [
+            _job_status(t, partitions, low, high, groups[t.group], oldest.get(t.dlq))
+            for t in topic_sets
+        ]
     except KafkaException as exc:
         raise KafkaUnavailableError(f"cannot read from Kafka: {exc.args[0].str()}") from None
 
@@ -203,7 +259,7 @@ class _Group:
     """A consumer group's state, members and committed offsets."""
 
     state: str
-    members: int
+    members: tuple[Member, ...]
     committed: dict[Partition, int]
 
 
@@ -223,10 +279,66 @@ def _groups(admin: AdminClient, names: list[str], timeout: float) -> dict[str, _
         offsets = committed[name].result().topic_partitions or []
         groups[name] = _Group(
             state=description.state.name.lower(),
-            members=len(description.members),
+            members=tuple(_member(m) for m in description.members),
             committed={(tp.topic, tp.partition): tp.offset for tp in offsets if tp.offset >= 0},
         )
     return groups
+
+
+def _member(description: Any) -> Member:
+    assignment = description.assignment.topic_partitions if description.assignment else []
+    return Member(
+        client_id=description.client_id,
+        host=description.host.lstrip("/"),
+        partitions=tuple(sorted(f"{tp.topic}:{tp.partition}" for tp in assignment)),
+    )
+
+
+def oldest_timestamps(
+    settings: Settings,
+    topics: set[str],
+    partitions: Mapping[str, list[int]],
+    low: Mapping[Partition, int],
+    high: Mapping[Partition, int],
+    *,
+    timeout: float,
+) -> dict[str, datetime]:
+    """When the first kept message of each of ``topics`` was written (empty topics left out).
+
+    Reads the one message at each non-empty partition's low watermark, with
+    no group joined and nothing committed.
+    """
+    heads = [
+        TopicPartition(topic, p, low[(topic, p)])
+        for topic in topics
+        for p in partitions.get(topic, [])
+        if high[(topic, p)] > low[(topic, p)]
+    ]
+    if not heads:
+        return {}
+    consumer = Consumer(
+        client_config(settings)
+        | {"group.id": settings.prefixed(PEEK_GROUP), "enable.auto.commit": False}
+    )
+    oldest: dict[str, datetime] = {}
+    try:
+        consumer.assign(heads)
+        waiting = {(tp.topic, tp.partition) for tp in heads}
+        deadline = time.monotonic() + timeout
+        while waiting and time.monotonic() < deadline:
+            message = consumer.poll(0.2)
+            if message is None or message.error() is not None:
+                continue
+            topic, partition, _ = coordinates(message)
+            if (topic, partition) not in waiting:
+                continue
+            waiting.discard((topic, partition))
+            consumer.pause([TopicPartition(topic, partition)])
+            written = datetime.fromtimestamp(message.timestamp()[1] / 1000, UTC)
+            oldest[topic] = min(oldest.get(topic, written), written)
+    finally:
+        consumer.close()
+    return oldest
 
 
 def _job_status(
@@ -235,6 +347,7 @@ def _job_status(
     low: Mapping[Partition, int],
     high: Mapping[Partition, int],
     group: _Group,
+    oldest_dead_letter_at: datetime | None,
 ) -> JobStatus:
     def lag(topic: str, committed: Mapping[Partition, int]) -> TopicLag:
         if topic not in partitions:
@@ -250,6 +363,8 @@ def _job_status(
         main=lag(topic_set.main, group.committed),
         retries=tuple(lag(name, group.committed) for name in topic_set.retries),
         dlq=lag(topic_set.dlq, {}),
+        dlq_end=sum(high[(topic_set.dlq, p)] for p in partitions.get(topic_set.dlq, [])),
+        oldest_dead_letter_at=oldest_dead_letter_at,
     )
 
 

@@ -8,18 +8,21 @@ import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
-from confluent_kafka import Consumer, TopicPartition
+from confluent_kafka import Consumer, Producer, TopicPartition
 from sqlalchemy import Engine, insert
 
+from consumers.runtime.runner import Runner
+from consumers.webhook.job import JOB
 from schemas.tables import job_runs
 from streamjobs.cli.status import COLUMNS
-from streamjobs.kafka import consumer_config, create_topics
+from streamjobs.kafka import client_config, consumer_config, create_topics
 from streamjobs.settings import Settings
-from tests.conftest import TEST_PARTITIONS
-from tests.kafka_support import produce, wait_until
+from tests.conftest import TEST_PARTITIONS, SettingsFactory
+from tests.kafka_support import produce, read_topic, running, wait_until
 from tests.streamjobs.cli.support import streamjobs
 
 
@@ -69,9 +72,14 @@ def test_lag_counts_unconsumed_events_and_dlq_depth_counts_dead_letters(
     shown = status_json(topics)
     webhook = job_of(shown, "webhook")
     assert webhook["lag"] == {"main": 7, "retries": 0}
-    assert webhook["members"] == 0
+    assert webhook["members"] == []
     assert webhook["group"] == f"{topics.kafka_topic_prefix}streamjobs.webhook"
-    assert webhook["dlq"] == {"topic": f"{webhook_send}.dlq", "messages": 4, "missing": False}
+    assert webhook["dlq"] | {"oldest_at": None} == {
+        "topic": f"{webhook_send}.dlq",
+        "messages": 4,
+        "missing": False,
+        "oldest_at": None,
+    }
     assert job_of(shown, "email")["lag"] == {"main": 0, "retries": 0}
 
 
@@ -79,7 +87,9 @@ def test_lag_counts_unconsumed_events_and_dlq_depth_counts_dead_letters(
 def member(topics: Settings) -> Iterator[Consumer]:
     """An active member of the webhook group that has read nothing."""
     group = f"{topics.kafka_topic_prefix}streamjobs.webhook"
-    consumer = Consumer(consumer_config(topics, group) | {"enable.auto.commit": False})
+    consumer = Consumer(
+        consumer_config(topics, group) | {"enable.auto.commit": False, "client.id": "probe-1"}
+    )
     consumer.subscribe([f"{topics.kafka_topic_prefix}webhook.send"])
     wait_until(lambda: consumer.poll(0.1) is None and bool(consumer.assignment()))
     yield consumer
@@ -95,7 +105,9 @@ def test_committed_offsets_reduce_the_lag_and_members_are_counted(
     member.commit(offsets=committed, asynchronous=False)
     webhook = job_of(status_json(topics), "webhook")
     assert webhook["lag"]["main"] == 3
-    assert webhook["members"] == 1
+    (shown,) = webhook["members"]
+    assert (shown["client_id"], shown["host"]) == ("probe-1", "127.0.0.1")
+    assert shown["partitions"] == [f"{webhook_send}:{p}" for p in range(TEST_PARTITIONS)]
     assert webhook["state"] == "stable"
 
 
@@ -158,8 +170,9 @@ def test_text_mode_prints_a_row_per_job_and_the_last_cleanup(topics: Settings, d
     lines = done.stdout.splitlines()
     assert re.split(r" {2,}", lines[0]) == list(COLUMNS)
     assert lines[2].split()[:2] == ["email", f"{topics.kafka_topic_prefix}streamjobs.email"]
-    assert lines[2].split()[-3:] == ["2", "0", "0"]
-    assert lines[-1] == "last cleanup: never"
+    assert lines[2].split()[-4:] == ["2", "0", "0", "-"]
+    assert lines[-2] == "last cleanup: never"
+    assert lines[-1].startswith("next cleanup: ") and lines[-1].endswith("T03:00:00+00:00")
     assert elapsed < 5, f"status took {elapsed:.1f} s"
 
 
@@ -174,4 +187,72 @@ def test_a_broker_that_does_not_answer_exits_1_with_one_line(settings: Settings)
 def test_looking_twice_leaves_no_group_behind(topics: Settings, db: Engine) -> None:
     status_json(topics)
     for job in status_json(topics)["jobs"]:
-        assert (job["state"], job["members"]) == ("dead", 0)
+        assert (job["state"], job["members"]) == ("dead", [])
+
+
+def test_the_oldest_dead_letter_is_aged_from_when_it_was_written(
+    topics: Settings, db: Engine
+) -> None:
+    dlq = f"{topics.kafka_topic_prefix}webhook.send.dlq"
+    written = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=2, minutes=5)
+    producer = Producer(client_config(topics))
+    for age in (timedelta(0), timedelta(minutes=30)):  # the older one on another partition
+        stamp = int((written + age).timestamp() * 1000)
+        producer.produce(dlq, b"{}", partition=int(age.total_seconds()) % 2, timestamp=stamp)
+    assert producer.flush(10) == 0
+    webhook = job_of(status_json(topics), "webhook")
+    assert webhook["dlq"]["oldest_at"] == written.isoformat()
+    (row,) = [
+        line for line in streamjobs(topics, "status").stdout.splitlines() if "webhook" in line
+    ]
+    assert row.split()[-1] == "2h5m"
+
+
+def test_check_exits_1_for_a_group_with_lag_and_no_members(
+    topics: Settings, db: Engine, tmp_path: Path
+) -> None:
+    state = str(tmp_path / "check.json")
+    assert streamjobs(topics, "status", "--check", "--state-file", state).returncode == 0
+    produce(topics, f"{topics.kafka_topic_prefix}email.send", [b"{}"])
+    done = streamjobs(topics, "status", "--check", "--state-file", state)
+    assert done.returncode == 1
+    group = f"{topics.kafka_topic_prefix}streamjobs.email"
+    assert done.stdout.splitlines()[-1] == f"check: email: lag 1 and no members in {group}"
+
+
+def test_check_exits_1_once_for_each_growth_of_a_dlq(
+    topics: Settings, db: Engine, tmp_path: Path
+) -> None:
+    state = str(tmp_path / "check.json")
+    dlq = f"{topics.kafka_topic_prefix}audit.cleanup.dlq"
+    produce(topics, dlq, [b"{}"])  # before the first check: the baseline
+    assert streamjobs(topics, "status", "--check", "--state-file", state).returncode == 0
+    produce(topics, dlq, [b"{}", b"{}"])
+    done = streamjobs(topics, "status", "--check", "--json", "--state-file", state)
+    assert done.returncode == 1
+    assert json.loads(done.stdout)["problems"] == [f"cleanup: 2 new dead letters in {dlq}"]
+    assert streamjobs(topics, "status", "--check", "--state-file", state).returncode == 0
+
+
+def test_status_follows_a_running_consumer_lag_to_zero_with_its_member_and_dlq(
+    make_settings: SettingsFactory, db: Engine
+) -> None:
+    settings = make_settings(retry_delays=(0.1,))
+    create_topics(settings)
+    unknown = [
+        json.dumps({"webhook_id": str(uuid.uuid4()), "event_type": "t", "payload": {}}).encode()
+        for _ in range(5)
+    ]  # no such endpoints: each is dead-lettered at once
+    produce(settings, f"{settings.kafka_topic_prefix}webhook.send", unknown)
+    assert job_of(status_json(settings), "webhook")["lag"]["main"] == 5
+    with running(Runner([JOB], settings)):
+        read_topic(settings, f"{settings.kafka_topic_prefix}webhook.send.dlq", count=5)
+
+        def caught_up() -> bool:
+            webhook = job_of(status_json(settings), "webhook")
+            return webhook["lag"]["main"] == 0 and len(webhook["members"]) == 1
+
+        wait_until(caught_up)
+        webhook = job_of(status_json(settings), "webhook")
+    assert webhook["dlq"]["messages"] == 5
+    assert webhook["state"] == "stable"
