@@ -47,8 +47,8 @@ class Outcome:
         message: what went wrong, for people; None on success.
         retry_after: seconds the receiver asked us to wait (already clamped).
         excerpt: the start of the receiver's body, when it answered.
-        fatal_class: the ``FatalError`` subclass to raise, so that the DLQ's
-            ``x-error-class`` names it (``WebhookDisabledError``).
+        error: the ``FatalError`` it was made of, raised again as it is, so that
+            the DLQ's ``x-error-class`` names its class (``WebhookDisabledError``).
     """
 
     kind: Kind
@@ -57,7 +57,7 @@ class Outcome:
     message: str | None = None
     retry_after: float | None = None
     excerpt: str | None = None
-    fatal_class: type[FatalError] = FatalError
+    error: FatalError | None = None
 
     def raise_if_failed(self) -> None:
         """Raise the ``RetryableError`` or ``FatalError`` this outcome stands for."""
@@ -67,7 +67,7 @@ class Outcome:
                 message, code=self.code, http_status=self.http_status, retry_after=self.retry_after
             )
         if self.kind == "fatal":
-            raise self.fatal_class(message, code=self.code, http_status=self.http_status)
+            raise self.error or FatalError(message, code=self.code, http_status=self.http_status)
 
 
 def outcome_of_reply(reply: Reply, *, retry_after_max: float, now: datetime) -> Outcome:
@@ -160,7 +160,7 @@ def _outcome_of_job_error(error: JobError) -> Outcome:
             code=error.code,
             message=error.message,
             http_status=error.http_status,
-            fatal_class=type(error),
+            error=error,
         )
     retry_after = error.retry_after if isinstance(error, RetryableError) else None
     return Outcome(
