@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import signal
+import subprocess
 import time
 import uuid
 from collections.abc import Iterator
@@ -23,7 +26,7 @@ from streamjobs.kafka import client_config, consumer_config, create_topics
 from streamjobs.settings import Settings
 from tests.conftest import TEST_PARTITIONS, SettingsFactory
 from tests.kafka_support import produce, read_topic, running, wait_until
-from tests.streamjobs.cli.support import streamjobs
+from tests.streamjobs.cli.support import STREAMJOBS, streamjobs
 
 
 @pytest.fixture
@@ -256,3 +259,28 @@ def test_status_follows_a_running_consumer_lag_to_zero_with_its_member_and_dlq(
         webhook = job_of(status_json(settings), "webhook")
     assert webhook["dlq"]["messages"] == 5
     assert webhook["state"] == "stable"
+
+
+def test_watch_prints_a_fresh_report_every_interval_until_ctrl_c(
+    topics: Settings, db: Engine
+) -> None:
+    environment = os.environ | {
+        "KAFKA_BOOTSTRAP_SERVERS": topics.kafka_bootstrap_servers,
+        "KAFKA_TOPIC_PREFIX": topics.kafka_topic_prefix,
+        "DATABASE_URL": topics.sqlalchemy_url,
+    }
+    watcher = subprocess.Popen(
+        [STREAMJOBS, "status", "--watch", "0.2", "--json"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert watcher.stdout is not None
+    first = json.loads(watcher.stdout.readline())
+    produce(topics, f"{topics.kafka_topic_prefix}email.send", [b"{}"])
+    later = first
+    while job_of(later, "email")["lag"]["main"] == 0:
+        later = json.loads(watcher.stdout.readline())
+    watcher.send_signal(signal.SIGINT)
+    assert watcher.wait(30) == 0
+    assert later["taken_at"] > first["taken_at"]
