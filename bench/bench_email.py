@@ -76,11 +76,10 @@ def run_job(settings: Settings, events: int) -> FakeResend:
         create_topics(settings, [topic_set(settings, JOB.topic)])
         with Publisher(settings) as publisher:
             for event in range(events):
-                publisher.publish(
+                publisher.publish_nowait(
                     "email.send-batch",
                     batch(event),
                     event_id=f"{settings.kafka_topic_prefix}{event}",
-                    wait=False,
                 )
         with running(Runner([JOB], settings)):
             wait_until(lambda: len(fake.sent) >= events * EMAILS_PER_EVENT, timeout=events)

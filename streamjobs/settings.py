@@ -94,6 +94,13 @@ class Settings(BaseSettings):
     consumer_max_parked: int = Field(10_000, ge=0)
     max_message_bytes: int = Field(1_000_000, ge=1)
 
+    max_event_bytes: int = Field(
+        256 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="largest event JSON the producer API and `produce` publish; larger is refused",
+    )
+
     webhook_connect_timeout: Duration = 5.0
     webhook_timeout: Duration = 15.0
     webhook_allow_private_networks: bool = False
