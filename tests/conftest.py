@@ -13,7 +13,7 @@ from schemas.tables import metadata
 from streamjobs import database
 from streamjobs.settings import Settings, load_settings
 from tests.sentry_support import SentryInbox, receiving_sentry
-from tests.services import Services, discover
+from tests.services import Services, delete_topics, discover
 
 TEST_PARTITIONS = 3
 """Partitions of each test topic; fewer than production's 6 keeps topic creation quick."""
@@ -29,10 +29,12 @@ def services() -> Iterator[Services]:
 
 
 @pytest.fixture
-def make_settings(services: Services) -> SettingsFactory:
+def make_settings(services: Services) -> Iterator[SettingsFactory]:
     """Settings pointing at the services, with a topic prefix unique to this test.
 
     Keyword arguments override settings by field name (``retry_delays=(0.2,)``).
+    The test's topics are deleted afterwards: a suite creates thousands of
+    partitions, and a broker that keeps them all runs out of heap.
     """
     prefix = f"test-{uuid.uuid4().hex[:10]}."
 
@@ -46,7 +48,8 @@ def make_settings(services: Services) -> SettingsFactory:
         }
         return load_settings(**(base | overrides))
 
-    return make
+    yield make
+    delete_topics(services.kafka_bootstrap_servers, prefix)
 
 
 @pytest.fixture

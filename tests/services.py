@@ -83,6 +83,14 @@ def check_kafka(bootstrap: str) -> None:
         ) from None
 
 
+def delete_topics(bootstrap: str, prefix: str) -> None:
+    """Delete every topic whose name starts with ``prefix``; waits for the broker's answer."""
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    doomed = [name for name in admin.list_topics(timeout=10).topics if name.startswith(prefix)]
+    for future in admin.delete_topics(doomed, operation_timeout=10).values() if doomed else []:
+        future.result()
+
+
 def test_database(url: str) -> str:
     """The URL of ``<database>_test`` on the server of ``url``, created when missing.
 
