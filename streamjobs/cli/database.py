@@ -8,9 +8,8 @@ from streamjobs import database
 from streamjobs.settings import Settings
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``db`` command group."""
-    group = commands.add_parser("db", help="database schema migrations")
+def register(group: argparse.ArgumentParser) -> None:
+    """Add the ``db`` sub-commands."""
     actions = group.add_subparsers(dest="action", required=True, parser_class=type(group))
     upgrade = actions.add_parser("upgrade", help="migrate up (default: to the newest revision)")
     upgrade.add_argument("revision", nargs="?", default="head")

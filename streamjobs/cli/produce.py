@@ -14,9 +14,8 @@ from streamjobs.errors import ConfigError
 from streamjobs.settings import Settings
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``produce`` command."""
-    command = commands.add_parser("produce", help="validate and publish one event")
+def register(command: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``produce``."""
     command.add_argument("topic", choices=[spec.name for spec in REGISTRY], metavar="TOPIC")
     command.add_argument("json", nargs="?", help="the event; read from stdin when absent")
     command.add_argument("--key", help="partition key")
