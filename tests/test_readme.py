@@ -34,8 +34,8 @@ def read_default(cell: str, field: FieldInfo) -> Any:
         return WORDS[cell]
     text = re.fullmatch(r"`([^`]*)`", cell)
     assert text, f"a default is `value`, unset or empty, not {cell!r}"
-    annotation = Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
-    return TypeAdapter(annotation).validate_python(text[1])
+    kind: Any = Annotated[field.annotation, *field.metadata] if field.metadata else field.annotation
+    return TypeAdapter(kind).validate_python(text[1])
 
 
 def plain(value: Any) -> Any:
