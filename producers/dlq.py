@@ -24,8 +24,8 @@ from producers.messages import coordinates, event_id_of, header_count, read_head
 from producers.publisher import Delivered, Publisher
 from schemas import headers
 from schemas.headers import ErrorKind, HeaderList
-from streamjobs.errors import StreamjobsError
-from streamjobs.kafka import client_config
+from streamjobs.errors import ServiceUnavailable, StreamjobsError
+from streamjobs.kafka import check_brokers, command_config
 from streamjobs.settings import Settings, parse_duration
 
 READ_TIMEOUT = 30.0
@@ -146,6 +146,9 @@ class Scan:
         selection: what to keep (default: everything).
         timeout: seconds a partition may go without a message before
             ``DlqReadError`` (default ``READ_TIMEOUT``).
+
+    Raises:
+        ServiceUnavailable: no broker answered within ``KAFKA_CONNECT_TIMEOUT``.
     """
 
     def __init__(
@@ -163,6 +166,11 @@ class Scan:
         self.limited = False
         self._timeout = timeout
         self._consumer = Consumer(_reader_config(settings))
+        try:
+            check_brokers(settings, self._consumer)
+        except ServiceUnavailable:
+            self._consumer.close()
+            raise
 
     def __iter__(self) -> Iterator[DeadLetter]:
         for message in self._messages():
@@ -229,7 +237,7 @@ class Scan:
 
 def _reader_config(settings: Settings) -> dict[str, Any]:
     # librdkafka wants a group id even though an assigning reader never joins it.
-    return client_config(settings) | {
+    return command_config(settings) | {
         "group.id": settings.prefixed("streamjobs.dlq-reader"),
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
-from confluent_kafka import KafkaError, Message, Producer
+from confluent_kafka import KafkaError, KafkaException, Message, Producer
 from pydantic import BaseModel
 
 from schemas.headers import EVENT_ID, HeaderList
@@ -74,7 +74,8 @@ class Publisher:
         Raises:
             KeyError: ``topic`` is not in the registry.
             pydantic.ValidationError: ``event`` does not match the model.
-            PublishError: the broker did not confirm the write.
+            PublishError: the write was refused (too large, say) or the broker
+                did not confirm it.
         """
         model = find_spec(topic).model
         payload = event if isinstance(event, model) else model.model_validate(event)
@@ -102,7 +103,14 @@ class Publisher:
         def on_delivery(error: KafkaError | None, message: Message) -> None:
             outcome.append(error if error is not None else message)
 
-        self._producer.produce(topic, value, key, headers=headers or None, on_delivery=on_delivery)
+        try:
+            self._producer.produce(
+                topic, value, key, headers=headers or None, on_delivery=on_delivery
+            )
+        except KafkaException as exc:  # refused before sending: too large, unknown topic, ...
+            raise PublishError(f"publishing to {topic} failed: {exc.args[0].str()}") from None
+        except BufferError:
+            raise PublishError(f"publishing to {topic} failed: the local queue is full") from None
         if not wait:
             self._producer.poll(0)
             return None

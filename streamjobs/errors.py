@@ -4,7 +4,7 @@
 
     StreamjobsError
     +-- ConfigError          a setting or command-line value is malformed
-    +-- ServiceUnavailable   the broker or the database did not answer
+    +-- ServiceUnavailable   the broker or the database did not answer or let us in
     +-- OperationRefused     a service answered but refused or failed an operation
     +-- JobError             raised by a job handler; decides the message's fate
         +-- RetryableError   try again later, through the next delay topic
@@ -23,7 +23,7 @@ class ConfigError(StreamjobsError):
 
 
 class ServiceUnavailable(StreamjobsError):  # noqa: N818 (reads as a state, like httpx's)
-    """A service did not answer in time.
+    """A service did not answer in time, or would not let us in.
 
     The message names the service and its address, never a credential.
 
@@ -34,7 +34,7 @@ class ServiceUnavailable(StreamjobsError):  # noqa: N818 (reads as a state, like
     """
 
     def __init__(self, service: str, address: str, cause: str) -> None:
-        super().__init__(f"{service} at {address} is unreachable: {cause}")
+        super().__init__(f"{service} at {address}: {cause}")
         self.service = service
         self.address = address
 

@@ -6,6 +6,7 @@ fresh checkout runs without any configuration.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from functools import cached_property
@@ -172,7 +173,7 @@ class Settings(BaseSettings):
         5.0,
         ge=0.1,
         le=120,
-        description="how long a command waits for the brokers to answer before it fails",
+        description="how long a connection to a broker may take; commands fail after it",
     )
     kafka_group_instance_id: str | None = Field(
         None, max_length=249, description="static group membership: a stable name per process"
@@ -282,12 +283,20 @@ class Settings(BaseSettings):
 
     @cached_property
     def sqlalchemy_url(self) -> str:
-        """The database URL, always with the psycopg 3 driver spelled out."""
+        """The database URL, always with the psycopg 3 driver spelled out.
+
+        ``connect_timeout`` (libpq's, whole seconds) comes from
+        ``DATABASE_CONNECT_TIMEOUT`` unless the URL sets it.
+        """
         url = self.database_url.get_secret_value()
         for plain in ("postgresql://", "postgres://"):
             if url.startswith(plain):
-                return "postgresql+psycopg://" + url.removeprefix(plain)
-        return url
+                url = "postgresql+psycopg://" + url.removeprefix(plain)
+        names = {parameter.partition("=")[0] for parameter in urlsplit(url).query.split("&")}
+        if "connect_timeout" in names:
+            return url
+        timeout = math.ceil(self.database_connect_timeout)
+        return f"{url}{'&' if '?' in url else '?'}connect_timeout={timeout}"
 
     def delays_for(self, job: str) -> tuple[float, ...]:
         """Retry tiers of ``job``: its own override, else ``RETRY_DELAYS``."""

@@ -23,19 +23,25 @@ def register(group: argparse.ArgumentParser) -> None:
 
 def run_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     """Migrate up and print the revision reached."""
-    database.upgrade(settings, args.revision)
-    print(f"database at revision {database.current_revision(settings)}")
+    with database.failures_reported(settings):
+        database.upgrade(settings, args.revision)
+        reached = database.current_revision(settings)
+    print(f"database at revision {reached}")
     return 0
 
 
 def run_downgrade(args: argparse.Namespace, settings: Settings) -> int:
     """Migrate down and print the revision reached."""
-    database.downgrade(settings, args.revision)
-    print(f"database at revision {database.current_revision(settings) or 'base'}")
+    with database.failures_reported(settings):
+        database.downgrade(settings, args.revision)
+        reached = database.current_revision(settings)
+    print(f"database at revision {reached or 'base'}")
     return 0
 
 
 def run_current(args: argparse.Namespace, settings: Settings) -> int:
     """Print the database's revision."""
-    print(database.current_revision(settings) or "base")
+    with database.failures_reported(settings):
+        reached = database.current_revision(settings)
+    print(reached or "base")
     return 0

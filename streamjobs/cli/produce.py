@@ -11,6 +11,7 @@ from producers.publisher import Publisher, parse_event_json
 from schemas.events import describe_validation
 from schemas.topics import REGISTRY, find_spec
 from streamjobs.errors import ConfigError
+from streamjobs.kafka import check_brokers
 from streamjobs.settings import Settings
 
 
@@ -32,6 +33,7 @@ def run_produce(args: argparse.Namespace, settings: Settings) -> int:
         raise ConfigError(f"invalid {args.topic} event: {describe_validation(exc)}") from None
     except ValueError as exc:
         raise ConfigError(f"invalid {args.topic} event: {exc}") from None
+    check_brokers(settings)
     publisher = Publisher(settings)
     delivered = publisher.publish(args.topic, event, key=args.key, event_id=args.event_id)
     assert delivered is not None  # wait=True always returns where it landed

@@ -22,7 +22,7 @@ from consumers.webhook.registry import (
     list_endpoints,
     rotate_secret,
 )
-from streamjobs.database import sync_engine
+from streamjobs.database import failures_reported, sync_engine
 from streamjobs.errors import OperationRefused
 from streamjobs.settings import Settings
 
@@ -140,8 +140,9 @@ def _not_found(webhook_id: uuid.UUID) -> OperationRefused:
 
 
 def _with_engine(settings: Settings, work: Callable[[Engine], T]) -> T:
-    engine = sync_engine(settings)
-    try:
-        return work(engine)
-    finally:
-        engine.dispose()
+    with failures_reported(settings):
+        engine = sync_engine(settings)
+        try:
+            return work(engine)
+        finally:
+            engine.dispose()
