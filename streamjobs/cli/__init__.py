@@ -77,6 +77,11 @@ COMMANDS: dict[str, CommandEntry] = {
     "topics": CommandEntry("streamjobs.cli.topics", "manage the registry's topics"),
     "db": CommandEntry("streamjobs.cli.database", "database schema migrations"),
     "webhooks": CommandEntry("streamjobs.cli.webhooks", "manage webhook endpoints"),
+    "status": CommandEntry("streamjobs.cli.status", "lag per group, DLQ depth, last cleanup"),
+    "scheduler": CommandEntry(
+        "streamjobs.cli.scheduler",
+        "publish audit.cleanup daily at 03:00 UTC and serve POST /api/cron/cleanup",
+    ),
     "config": CommandEntry("streamjobs.cli.config", "print the effective settings, secrets masked"),
 }
 """Every command, by name, in the order ``--help`` lists them."""

@@ -14,7 +14,7 @@ STREAMJOBS = str(Path(sys.executable).with_name("streamjobs"))
 
 
 def environment(settings: Settings, **env: str) -> dict[str, str]:
-    """The process environment pointed at the test's broker, topic prefix and database.
+    """This process's environment pointed at the test's broker, topic prefix and database.
 
     Keyword arguments are further environment variables.
     """
@@ -34,8 +34,10 @@ def environment(settings: Settings, **env: str) -> dict[str, str]:
 def streamjobs(
     settings: Settings, *args: str, stdin: str | None = None, **env: str
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``streamjobs ARGS`` with the test's services; keyword arguments are further
-    environment variables."""
+    """Run ``streamjobs ARGS`` with the test's broker, topic prefix and database.
+
+    Keyword arguments are further environment variables.
+    """
     return subprocess.run(
         [STREAMJOBS, *args],
         env=environment(settings, **env),
@@ -45,3 +47,11 @@ def streamjobs(
         timeout=60,
         check=False,
     )
+
+
+def spawn(settings: Settings, *args: str, stderr: Path, **env: str) -> subprocess.Popen[bytes]:
+    """Start ``streamjobs ARGS`` in the background, its stderr appended to the file ``stderr``."""
+    with stderr.open("ab") as log:
+        return subprocess.Popen(
+            [STREAMJOBS, *args], env=environment(settings, **env), stderr=log, stdout=log
+        )
