@@ -174,17 +174,26 @@ def test_options_may_come_between_the_topic_and_the_event(
     assert record.headers == {headers.EVENT_ID: "evt-7"}
 
 
-@pytest.mark.parametrize("size", [1_500_000, 3_000_000])
-def test_an_event_over_the_size_limit_is_refused_in_one_line(
-    settings: Settings, webhook_topics: TopicSet, size: int
+def test_an_event_over_max_event_bytes_is_a_usage_error_naming_its_size(
+    settings: Settings, webhook_topics: TopicSet
 ) -> None:
-    # 1.5 MB passes the producer's own limit (2 x MAX_MESSAGE_BYTES) and meets
-    # the broker's (1 MiB by default); 3 MB meets the producer's.
-    event = json.loads(WEBHOOK) | {"payload": {"blob": "x" * size}}
+    event = json.loads(WEBHOOK) | {"payload": {"blob": "x" * 300_000}}
     done = streamjobs(settings, "produce", "webhook.send", stdin=json.dumps(event))
+    assert "over MAX_EVENT_BYTES (262,144)" in one_line(done, 2)
+
+
+def test_an_event_the_broker_refuses_as_too_large_fails_in_one_line(
+    settings: Settings, webhook_topics: TopicSet
+) -> None:
+    # Allowed by MAX_EVENT_BYTES and the producer's own limit (2 x
+    # MAX_MESSAGE_BYTES), refused by the broker's (1 MiB by default).
+    event = json.loads(WEBHOOK) | {"payload": {"blob": "x" * 1_500_000}}
+    done = streamjobs(
+        settings, "produce", "webhook.send", stdin=json.dumps(event), MAX_EVENT_BYTES="4000000"
+    )
     line = one_line(done, 1)
     assert line.startswith(f"publishing to {webhook_topics.main} failed: ")
-    assert "too large" in line
+    assert "too large" in line.lower()
 
 
 def test_dead_letters_with_malformed_headers_are_listed_and_replayed(
