@@ -8,15 +8,16 @@
 #   dev/kafka-tool.sh console-consumer --topic t --from-beginning --max-messages 1
 #   dev/kafka-tool.sh consumer-groups --describe --all-groups
 #
-# --bootstrap-server 127.0.0.1:9092 is added unless given. Any other first
-# argument is taken as a main class (e.g. kafka.tools.StorageTool).
+# --bootstrap-server 127.0.0.1:9092 (or $STREAMJOBS_KAFKA_PORT) is added unless
+# given. Any other first argument is taken as a main class (e.g. kafka.tools.StorageTool).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-LIBS="$ROOT/.dev/kafka/libs"
+# shellcheck source=dev/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+LIBS="$STATE_DIR/kafka/libs"
 
 [[ $# -ge 1 ]] || { sed -n '2,12s/^# \{0,1\}//p' "$0" >&2; exit 2; }
-[[ -f "$LIBS/.pom.sha256" ]] || { echo "error: no Kafka jars yet; run dev/services.sh up" >&2; exit 1; }
+[[ -f "$LIBS/.pom.sha256" ]] || die "no Kafka jars yet; run dev/services.sh up"
 
 tool="$1"
 shift
@@ -30,7 +31,7 @@ esac
 
 args=("$@")
 if [[ "$main" == org.apache.kafka.tools.* && " $* " != *" --bootstrap-server "* ]]; then
-  args=(--bootstrap-server 127.0.0.1:9092 "${args[@]}")
+  args=(--bootstrap-server "$KAFKA_HOST:$KAFKA_PORT" "${args[@]}")
 fi
 
 exec java -Xmx256m -cp "$LIBS/*" \

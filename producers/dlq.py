@@ -27,8 +27,8 @@ from producers.messages import coordinates, event_id_of, header_count, read_head
 from producers.publisher import Delivered, Publisher
 from schemas import headers
 from schemas.headers import ErrorKind, HeaderList
-from streamjobs.errors import StreamjobsError
-from streamjobs.kafka import client_config, watermark_offsets
+from streamjobs.errors import ServiceUnavailable, StreamjobsError
+from streamjobs.kafka import check_brokers, command_config, watermark_offsets
 from streamjobs.settings import Settings, parse_duration
 
 READ_TIMEOUT = 30.0
@@ -171,6 +171,9 @@ class Scan:
         cursor: a consumer group whose committed offsets the scan starts from
             (default: none, read from the beginning).
         from_start: with ``cursor``, ignore its offsets and start at the beginning.
+
+    Raises:
+        ServiceUnavailable: no broker answered within ``KAFKA_CONNECT_TIMEOUT``.
     """
 
     def __init__(
@@ -192,6 +195,11 @@ class Scan:
         self._timeout = timeout
         self._resume = cursor is not None and not from_start
         self._consumer = Consumer(_reader_config(settings, cursor))
+        try:
+            check_brokers(settings, self._consumer)
+        except ServiceUnavailable:
+            self._consumer.close()
+            raise
 
     def __iter__(self) -> Iterator[DeadLetter]:
         return (letter for letter, matched in self.letters() if matched)
@@ -285,7 +293,7 @@ class Scan:
 
 def _reader_config(settings: Settings, cursor: str | None) -> dict[str, Any]:
     # librdkafka wants a group id even though an assigning reader never joins it.
-    return client_config(settings) | {
+    return command_config(settings) | {
         "group.id": cursor or settings.prefixed("streamjobs.dlq-reader"),
         # Bounds what is prefetched, so a DLQ of any size is read in bounded memory.
         "queued.max.messages.kbytes": QUEUED_KBYTES,

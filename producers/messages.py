@@ -12,6 +12,9 @@ from confluent_kafka import Message
 
 from schemas import headers
 
+MAX_COUNT_DIGITS = 9
+"""Most digits a count header (attempts) may have; more is taken as malformed."""
+
 
 def coordinates(message: Message) -> tuple[str, int, int]:
     """Topic, partition and offset of a consumed message (never None once consumed)."""
@@ -54,6 +57,11 @@ def event_id_of(message: Message, received: dict[str, str]) -> str:
 
 
 def header_count(received: dict[str, str], name: str) -> int:
-    """The decimal header ``name`` as a number; 0 when it is absent or malformed."""
+    """The decimal header ``name`` as a number; 0 when it is absent or malformed.
+
+    Malformed includes digits that are not ASCII (``²``, which ``int`` refuses)
+    and more than ``MAX_COUNT_DIGITS`` of them.
+    """
     value = received.get(name, "")
-    return int(value) if value.isdigit() else 0
+    well_formed = value.isascii() and value.isdigit() and len(value) <= MAX_COUNT_DIGITS
+    return int(value) if well_formed else 0

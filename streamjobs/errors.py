@@ -4,6 +4,8 @@
 
     StreamjobsError
     +-- ConfigError          a setting or command-line value is malformed
+    +-- ServiceUnavailable   the broker or the database did not answer or let us in
+    +-- OperationRefused     a service answered but refused or failed an operation
     +-- JobError             raised by a job handler; decides the message's fate
         +-- RetryableError   try again later, through the next delay topic
         +-- FatalError       never retry: straight to the dead-letter topic
@@ -18,6 +20,27 @@ class StreamjobsError(Exception):
 
 class ConfigError(StreamjobsError):
     """A setting or a command-line value is malformed; the message says which."""
+
+
+class ServiceUnavailable(StreamjobsError):  # noqa: N818 (reads as a state, like httpx's)
+    """A service did not answer in time, or would not let us in.
+
+    The message names the service and its address, never a credential.
+
+    Args:
+        service: what did not answer, such as ``Kafka`` or ``PostgreSQL``.
+        address: where it was expected, credentials removed.
+        cause: why, in a few words (``connection refused``).
+    """
+
+    def __init__(self, service: str, address: str, cause: str) -> None:
+        super().__init__(f"{service} at {address}: {cause}")
+        self.service = service
+        self.address = address
+
+
+class OperationRefused(StreamjobsError):  # noqa: N818 (reads as an outcome)
+    """A service answered but did not do what was asked; the message says what and why."""
 
 
 class JobError(StreamjobsError):

@@ -1,27 +1,44 @@
 """Kafka client configuration and topic administration.
 
 Every client streamjobs creates gets its configuration here, so security
-settings and defaults live in one place.
+settings and defaults live in one place. librdkafka's own log lines go
+through Python logging (logger ``streamjobs.librdkafka``, served when a
+client polls) instead of straight to stderr, so they take the process's log
+format and never interleave with a command's one-line error.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
+import logging
 import time
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
 from schemas.topics import REGISTRY, TopicSet, TopicSpec
-from streamjobs.settings import Settings
+from streamjobs.errors import OperationRefused, ServiceUnavailable
+from streamjobs.settings import Settings, format_duration
 
 ADMIN_TIMEOUT = 30.0
 """Seconds to wait for the broker to answer an admin request."""
 
 LEADER_POLL_INTERVAL = 0.1
 """Seconds between metadata checks while new topics get their partition leaders."""
+
+LIBRDKAFKA_LOGGER = logging.getLogger("streamjobs.librdkafka")
+"""Where every client's librdkafka log lines go."""
+
+
+class MetadataClient(Protocol):
+    """What every confluent-kafka client (producer, consumer, admin) can do."""
+
+    def list_topics(self, topic: str | None = None, timeout: float = -1) -> Any:
+        """The cluster's metadata; raises ``KafkaException`` when no broker answers."""
+
 
 LEADERLESS = frozenset(
     {
@@ -38,6 +55,8 @@ def client_config(settings: Settings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap.servers": settings.kafka_bootstrap_servers,
         "security.protocol": settings.kafka_security_protocol,
+        "socket.connection.setup.timeout.ms": int(settings.kafka_connect_timeout * 1000),
+        "logger": LIBRDKAFKA_LOGGER,
     }
     if settings.kafka_security_protocol.startswith("SASL"):
         password = settings.kafka_sasl_password
@@ -47,6 +66,15 @@ def client_config(settings: Settings) -> dict[str, Any]:
             "sasl.password": password.get_secret_value() if password else "",
         }
     return config
+
+
+def command_config(settings: Settings) -> dict[str, Any]:
+    """``client_config`` for a one-shot command's client, with librdkafka's log lines dropped.
+
+    A command's own error names what failed in one line; a dead broker would
+    otherwise add a line per reconnection attempt.
+    """
+    return client_config(settings) | {"log_level": 0}
 
 
 def producer_config(settings: Settings) -> dict[str, Any]:
@@ -85,6 +113,35 @@ def consumer_config(settings: Settings, group: str) -> dict[str, Any]:
             "auto.offset.reset": "earliest",
             "enable.partition.eof": False,
         }
+    )
+
+
+def check_brokers(settings: Settings, client: MetadataClient | None = None) -> None:
+    """Return once a broker answers a metadata request, within ``KAFKA_CONNECT_TIMEOUT``.
+
+    Commands call it before their first request, so a dead broker fails
+    them in seconds, not after librdkafka's own (much longer) timeouts.
+
+    Args:
+        settings: brokers, security and the timeout.
+        client: the client to ask (default: a short-lived admin client).
+
+    Raises:
+        ServiceUnavailable: no broker answered; the message names the brokers.
+    """
+    try:
+        (client or AdminClient(command_config(settings))).list_topics(
+            timeout=settings.kafka_connect_timeout
+        )
+    except KafkaException as exc:
+        raise brokers_unreachable(settings, exc.args[0].str()) from None
+
+
+def brokers_unreachable(settings: Settings, cause: str) -> ServiceUnavailable:
+    """The error for brokers that did not answer within ``KAFKA_CONNECT_TIMEOUT``."""
+    waited = format_duration(settings.kafka_connect_timeout)
+    return ServiceUnavailable(
+        "Kafka", settings.kafka_bootstrap_servers, f"no broker answered within {waited}: {cause}"
     )
 
 
@@ -135,9 +192,12 @@ def create_topics(settings: Settings, topic_sets: list[TopicSet] | None = None) 
         topic_sets: the topics to create; default the whole registry.
 
     Raises:
-        KafkaException: the broker refused a topic for another reason.
+        ServiceUnavailable: no broker answered.
+        OperationRefused: the broker refused a topic for another reason than
+            its existing, or its partitions got no leader in time.
     """
-    admin = AdminClient(client_config(settings))
+    admin = AdminClient(command_config(settings))
+    check_brokers(settings, admin)
     futures = admin.create_topics(
         _new_topics(settings, topic_sets or all_topic_sets(settings)), request_timeout=ADMIN_TIMEOUT
     )
@@ -146,9 +206,12 @@ def create_topics(settings: Settings, topic_sets: list[TopicSet] | None = None) 
         try:
             future.result(timeout=ADMIN_TIMEOUT)
             result.created.append(name)
+        except concurrent.futures.TimeoutError:
+            raise brokers_unreachable(settings, f"no answer to creating {name}") from None
         except KafkaException as exc:
-            if exc.args[0].code() != KafkaError.TOPIC_ALREADY_EXISTS:
-                raise
+            error: KafkaError = exc.args[0]
+            if error.code() != KafkaError.TOPIC_ALREADY_EXISTS:
+                raise OperationRefused(f"creating topic {name} failed: {error.str()}") from None
             result.existing.append(name)
     _wait_for_leaders(admin, result.created)
     return result
@@ -174,7 +237,10 @@ def _wait_for_leaders(admin: AdminClient, topics: list[str]) -> None:
         if pending:
             time.sleep(LEADER_POLL_INTERVAL)
     if pending:
-        raise KafkaException(KafkaError(KafkaError._TIMED_OUT, f"no leader yet: {sorted(pending)}"))
+        raise OperationRefused(
+            f"topics created but without partition leaders after {ADMIN_TIMEOUT:.0f}s: "
+            + ", ".join(sorted(pending))
+        )
 
 
 def watermark_offsets(

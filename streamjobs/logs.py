@@ -1,4 +1,4 @@
-"""Logging setup: one JSON object per line (or plain text for people).
+"""Logging setup: one JSON object per line, or plain text for people at a terminal.
 
 Code logs with ``logger.info("message", extra={"topic": ..., ...})``; every
 ``extra`` field becomes a key of the JSON line.
@@ -49,8 +49,16 @@ class TextFormatter(logging.Formatter):
         return text
 
 
-def configure_logging(*, level: str = "INFO", fmt: str = "json") -> None:
-    """Send every log record to stderr in ``fmt`` (``json`` or ``text``) from ``level`` up."""
+def configure_logging(*, level: str = "INFO", fmt: str | None = None) -> None:
+    """Send every log record from ``level`` up to stderr.
+
+    Args:
+        level: the lowest level logged (default ``INFO``).
+        fmt: ``json`` or ``text``; default text when stderr is a terminal
+            (a person reads it), else JSON (a log collector does).
+    """
+    if fmt is None:
+        fmt = "text" if sys.stderr.isatty() else "json"
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     root = logging.getLogger()

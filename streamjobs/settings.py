@@ -6,12 +6,23 @@ fresh checkout runs without any configuration.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from functools import cached_property
 from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
-from pydantic import BeforeValidator, Field, SecretStr, ValidationError
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+)
+from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from streamjobs.errors import ConfigError
@@ -21,6 +32,15 @@ LOCAL_DATABASE_URL = "postgresql+psycopg://streamjobs:streamjobs@127.0.0.1:54329
 
 DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
 """Suffixes accepted in durations such as ``30s`` or ``5m``."""
+
+DATABASE_SCHEMES = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
+"""URL schemes ``DATABASE_URL`` may use; the plain ones mean psycopg 3."""
+
+MAX_RETRY_TIERS = 10
+"""Most delay tiers a job may have (attempts = tiers + 1)."""
+
+MAX_RETRY_DELAY = 7 * 86400.0
+"""Longest delay of one tier, in seconds."""
 
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
 
@@ -44,15 +64,58 @@ def parse_delays(text: str) -> tuple[float, ...]:
     return tuple(parse_duration(part) for part in text.split(","))
 
 
+def format_duration(seconds: float) -> str:
+    """``seconds`` in the largest unit that shows it whole: ``250ms``, ``30s``, ``5m``, ``2h``."""
+    for unit in ("h", "m", "s", "ms"):
+        count = seconds / DURATION_UNITS[unit]
+        if count >= 1 and abs(count - round(count)) < 1e-9:
+            return f"{round(count)}{unit}"
+    return f"{seconds:g}s"
+
+
+def is_duration(field: FieldInfo) -> bool:
+    """Whether ``field`` is a ``Duration`` (read and shown as ``30s``, not a number)."""
+    return _DURATION_TEXT in field.metadata
+
+
+def check_database_url(url: str) -> None:
+    """Refuse a ``DATABASE_URL`` that cannot name a PostgreSQL database.
+
+    Raises:
+        ValueError: the scheme or the port is wrong; the message never echoes
+            the URL, which holds a password.
+    """
+    example = "such as postgresql://user:password@host:5432/database"
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not a number in range)
+    except ValueError:
+        raise ValueError(f"not a URL {example}") from None
+    if parts.scheme not in DATABASE_SCHEMES:
+        raise ValueError(f"must be a postgresql:// URL {example}")
+
+
+def _tiers_bounded(delays: tuple[float, ...]) -> tuple[float, ...]:
+    if len(delays) > MAX_RETRY_TIERS:
+        raise ValueError(f"at most {MAX_RETRY_TIERS} tiers")
+    if any(not 0 <= delay <= MAX_RETRY_DELAY for delay in delays):
+        raise ValueError(f"each delay must be between 0s and {format_duration(MAX_RETRY_DELAY)}")
+    return delays
+
+
 def _parsed_with(parse: Callable[[str], Any]) -> BeforeValidator:
     """A validator that parses text with ``parse`` and passes other values through."""
     return BeforeValidator(lambda value: parse(value) if isinstance(value, str) else value)
 
 
-Duration = Annotated[float, NoDecode, _parsed_with(parse_duration)]
+_DURATION_TEXT = _parsed_with(parse_duration)
+
+Duration = Annotated[float, NoDecode, _DURATION_TEXT]
 """Seconds; read from text such as ``250ms``, ``30s``, ``5m`` or ``2h``."""
 
-Delays = Annotated[tuple[float, ...], NoDecode, _parsed_with(parse_delays)]
+Delays = Annotated[
+    tuple[float, ...], NoDecode, _parsed_with(parse_delays), AfterValidator(_tiers_bounded)
+]
 """Retry tiers in seconds; read from text such as ``30s,5m`` (``none``: no retries)."""
 
 
@@ -67,32 +130,113 @@ class Settings(BaseSettings):
         frozen=True, extra="ignore", env_ignore_empty=True, hide_input_in_errors=True
     )
 
-    kafka_bootstrap_servers: str = "127.0.0.1:9092"
-    kafka_topic_prefix: str = ""
-    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
-    kafka_sasl_mechanism: str = "SCRAM-SHA-512"
-    kafka_sasl_username: str | None = None
-    kafka_sasl_password: SecretStr | None = None
-    kafka_topic_partitions: int = Field(6, ge=1)
-    kafka_replication_factor: int = Field(-1, ge=-1)
-    kafka_commit_interval: Duration = 1.0
-    kafka_session_timeout: Duration = 45.0
-    kafka_group_instance_id: str | None = None
-    dlq_retention: Duration = 28 * 86400.0
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092",
+        min_length=1,
+        max_length=2048,
+        pattern=r"^\S+$",
+        description="brokers to bootstrap from, host:port separated by commas",
+    )
+    kafka_topic_prefix: str = Field(
+        "",
+        max_length=100,
+        pattern=r"^[A-Za-z0-9._-]*$",
+        description="prefixes every topic and group, so environments can share a cluster",
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="how clients talk to the brokers"
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512", "OAUTHBEARER"] = Field(
+        "SCRAM-SHA-512", description="SASL mechanism, with a SASL_* protocol"
+    )
+    kafka_sasl_username: str | None = Field(None, description="SASL user name")
+    kafka_sasl_password: SecretStr | None = Field(None, description="SASL password")
+    kafka_topic_partitions: int = Field(
+        6, ge=1, le=1000, description="partitions of every topic `topics create` makes"
+    )
+    kafka_replication_factor: int = Field(
+        -1, ge=-1, le=32, description="replicas of created topics; -1 takes the broker's default"
+    )
+    kafka_commit_interval: Duration = Field(
+        1.0,
+        ge=0.01,
+        le=60,
+        description="how often completed offsets are committed; bounds re-work after a crash",
+    )
+    kafka_session_timeout: Duration = Field(
+        45.0,
+        ge=6,
+        le=1800,
+        description="consumer group session timeout (the broker allows 6s to 30m by default)",
+    )
+    kafka_connect_timeout: Duration = Field(
+        5.0,
+        ge=0.1,
+        le=120,
+        description="how long a connection to a broker may take; commands fail after it",
+    )
+    kafka_group_instance_id: str | None = Field(
+        None, max_length=249, description="static group membership: a stable name per process"
+    )
+    dlq_retention: Duration = Field(
+        28 * 86400.0,
+        ge=3600,
+        le=10 * 365 * 86400,
+        description="how long dead-letter topics keep their messages",
+    )
 
-    database_url: SecretStr = SecretStr(LOCAL_DATABASE_URL)
+    database_url: SecretStr = Field(
+        SecretStr(LOCAL_DATABASE_URL),
+        description="PostgreSQL URL; postgresql:// is read as postgresql+psycopg://",
+    )
+    database_connect_timeout: Duration = Field(
+        5.0,
+        ge=1,
+        le=120,
+        description="how long a connection attempt to PostgreSQL may take",
+    )
 
-    retry_delays: Delays = (30.0, 300.0)
-    webhook_retry_delays: Delays | None = None
-    email_retry_delays: Delays | None = None
-    cleanup_retry_delays: Delays | None = None
-    retry_jitter: float = Field(0.2, ge=0, le=1)
-    retry_after_max: Duration = 3600.0
+    retry_delays: Delays = Field(
+        (30.0, 300.0),
+        description="delay before each retry; attempts = tiers + 1; none for no retries",
+    )
+    webhook_retry_delays: Delays | None = Field(
+        None, description="the webhook job's own tiers (unset: RETRY_DELAYS)"
+    )
+    email_retry_delays: Delays | None = Field(
+        None, description="the email jobs' own tiers (unset: RETRY_DELAYS)"
+    )
+    cleanup_retry_delays: Delays | None = Field(
+        None, description="the cleanup job's own tiers (unset: RETRY_DELAYS)"
+    )
+    retry_jitter: float = Field(
+        0.2, ge=0, le=1, description="up to this fraction of a delay is added to it, at random"
+    )
+    retry_after_max: Duration = Field(
+        3600.0, ge=0, le=86400, description="longest Retry-After that is honoured"
+    )
 
-    consumer_concurrency: int | None = Field(None, ge=1, le=10_000)
-    consumer_drain_timeout: Duration = 30.0
-    consumer_max_parked: int = Field(10_000, ge=0)
-    max_message_bytes: int = Field(1_000_000, ge=1)
+    consumer_concurrency: int | None = Field(
+        None,
+        ge=1,
+        le=10_000,
+        description="messages in flight per process and job (unset: each job's own)",
+    )
+    consumer_drain_timeout: Duration = Field(
+        30.0, ge=0, le=3600, description="how long shutdown waits for in-flight work"
+    )
+    consumer_max_parked: int = Field(
+        10_000,
+        ge=0,
+        le=1_000_000,
+        description="not-yet-due retries held in memory per job before a partition pauses",
+    )
+    max_message_bytes: int = Field(
+        1_000_000,
+        ge=1024,
+        le=100_000_000,
+        description="larger message values go to the dead-letter topic unread",
+    )
 
     max_event_bytes: int = Field(
         256 * 1024,
@@ -101,11 +245,24 @@ class Settings(BaseSettings):
         description="largest event JSON the producer API and `produce` publish; larger is refused",
     )
 
-    webhook_connect_timeout: Duration = 5.0
-    webhook_timeout: Duration = 15.0
-    webhook_allow_private_networks: bool = False
-    webhook_config_cache_ttl: Duration = Field(30.0, ge=0, le=30)
-    webhook_secret_grace: Duration = 24 * 3600.0
+    webhook_connect_timeout: Duration = Field(
+        5.0, ge=0.1, le=60, description="connect timeout of a webhook delivery"
+    )
+    webhook_timeout: Duration = Field(
+        15.0, ge=0.1, le=300, description="total timeout of a webhook delivery"
+    )
+    webhook_allow_private_networks: bool = Field(
+        False, description="allow private and loopback targets (development and tests only)"
+    )
+    webhook_config_cache_ttl: Duration = Field(
+        30.0, ge=0, le=30, description="how long an endpoint's config is cached"
+    )
+    webhook_secret_grace: Duration = Field(
+        24 * 3600.0,
+        ge=0,
+        le=30 * 86400,
+        description="how long a rotated-out secret keeps signing",
+    )
 
     resend_api_key: SecretStr | None = Field(
         None, description="Resend API key (re_...); unset, the email jobs pause and say so"
@@ -161,19 +318,46 @@ class Settings(BaseSettings):
         20 * 3600.0, ge=0, le=86_400, description="how late a missed daily slot is still run"
     )
 
-    sentry_dsn: SecretStr | None = None
-    sentry_environment: str | None = None
-    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    log_format: Literal["json", "text"] = "json"
+    sentry_dsn: SecretStr | None = Field(None, description="Sentry DSN; unset: no reporting")
+    sentry_environment: str | None = Field(
+        None, max_length=64, description="environment name on Sentry events"
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "INFO", description="lowest level logged"
+    )
+    log_format: Literal["json", "text"] | None = Field(
+        None, description="json or text (unset: text on a terminal, else json)"
+    )
+
+    @field_validator("kafka_replication_factor")
+    @classmethod
+    def _replicas(cls, factor: int) -> int:
+        if factor == 0:
+            raise ValueError("must be -1 (the broker's default) or at least 1")
+        return factor
+
+    @field_validator("database_url")
+    @classmethod
+    def _postgresql_url(cls, url: SecretStr) -> SecretStr:
+        check_database_url(url.get_secret_value())
+        return url
 
     @cached_property
     def sqlalchemy_url(self) -> str:
-        """The database URL, always with the psycopg 3 driver spelled out."""
+        """The database URL, always with the psycopg 3 driver spelled out.
+
+        ``connect_timeout`` (libpq's, whole seconds) comes from
+        ``DATABASE_CONNECT_TIMEOUT`` unless the URL sets it.
+        """
         url = self.database_url.get_secret_value()
         for plain in ("postgresql://", "postgres://"):
             if url.startswith(plain):
-                return "postgresql+psycopg://" + url.removeprefix(plain)
-        return url
+                url = "postgresql+psycopg://" + url.removeprefix(plain)
+        names = {parameter.partition("=")[0] for parameter in urlsplit(url).query.split("&")}
+        if "connect_timeout" in names:
+            return url
+        timeout = math.ceil(self.database_connect_timeout)
+        return f"{url}{'&' if '?' in url else '?'}connect_timeout={timeout}"
 
     def delays_for(self, job: str) -> tuple[float, ...]:
         """Retry tiers of ``job``: its own override, else ``RETRY_DELAYS``."""
@@ -195,11 +379,32 @@ def load_settings(**overrides: Any) -> Settings:
     """Settings from the environment, with ``overrides`` taking precedence.
 
     Raises:
-        ConfigError: a variable is malformed; the message names it.
+        ConfigError: a variable is malformed or out of range; the message names
+            it, and never repeats its value.
     """
     try:
         return Settings(**overrides)
     except ValidationError as exc:
         first = exc.errors()[0]
         name = str(first["loc"][0]).upper() if first["loc"] else "settings"
-        raise ConfigError(f"{name}: {first['msg']}") from None
+        raise ConfigError(f"{name}: {_explain(first)}") from None
+
+
+_BOUNDS = {
+    "greater_than_equal": ("ge", "at least"),
+    "greater_than": ("gt", "more than"),
+    "less_than_equal": ("le", "at most"),
+    "less_than": ("lt", "less than"),
+}
+
+
+def _explain(error: ErrorDetails) -> str:
+    """Pydantic's message for ``error``, or the bound it broke; durations shown as such."""
+    field = Settings.model_fields.get(str(error["loc"][0])) if error["loc"] else None
+    bound = _BOUNDS.get(error["type"])
+    if field is None or bound is None:
+        return error["msg"].removeprefix("Value error, ")
+    key, words = bound
+    limit = error.get("ctx", {})[key]
+    shown = format_duration(float(limit)) if is_duration(field) else limit
+    return f"must be {words} {shown}"

@@ -6,6 +6,8 @@ Synchronous functions on the sync engine; the job calls them through
 
 from __future__ import annotations
 
+import ipaddress
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,6 +22,15 @@ from streamjobs.errors import ConfigError
 
 URL_SCHEMES = frozenset({"http", "https"})
 """Schemes a webhook URL may use."""
+
+MAX_URL_LENGTH = 2048
+"""Longest webhook URL accepted, in characters (what servers and proxies commonly take)."""
+
+MAX_HOST_LENGTH = 253
+"""Longest DNS name, in characters (RFC 1035)."""
+
+HOST_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
+"""One label of a DNS host name (RFC 1123)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -60,12 +71,22 @@ class Endpoint:
 
 
 def validate_url(url: str) -> str:
-    """``url`` when it is an absolute http(s) URL with a host.
+    """``url`` when it is an absolute http(s) URL to a valid host name or IP address.
+
+    Refused: more than ``MAX_URL_LENGTH`` characters, white space or control
+    characters anywhere, another scheme, no host, a host that is neither an
+    IP address nor a DNS name (labels of 1 to 63 letters, digits and hyphens,
+    at most 253 characters, a top-level label that is not all digits, so the
+    numeric forms ``2130706433`` and ``127.1`` are not taken for names).
 
     Raises:
-        ConfigError: it is not; the message says why without echoing the URL,
-            whose path may hold a token.
+        ConfigError: it is refused; the message says why without echoing the
+            URL, whose path may hold a token.
     """
+    if len(url) > MAX_URL_LENGTH:
+        raise ConfigError(f"the webhook URL is longer than {MAX_URL_LENGTH} characters")
+    if any(char == " " or not char.isprintable() for char in url):
+        raise ConfigError("the webhook URL may not contain white space or control characters")
     try:
         parts = urlsplit(url)
         parts.port  # noqa: B018 (raises ValueError for a port out of range)
@@ -74,9 +95,29 @@ def validate_url(url: str) -> str:
     if parts.scheme.lower() not in URL_SCHEMES:
         scheme = parts.scheme or "nothing"
         raise ConfigError(f"the webhook URL must start with http:// or https://, not {scheme!r}")
-    if not parts.hostname or any(char.isspace() for char in url):
-        raise ConfigError("the webhook URL needs a host and may not contain white space")
+    if not parts.hostname:
+        raise ConfigError("the webhook URL needs a host")
+    if not _valid_host(parts.hostname):
+        raise ConfigError("the webhook URL's host is neither a valid host name nor an IP address")
     return url
+
+
+def _valid_host(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+        return True
+    except ValueError:
+        pass
+    try:
+        name = host.removesuffix(".").encode("idna").decode("ascii")
+    except UnicodeError:
+        return False
+    labels = name.split(".")
+    return (
+        len(name) <= MAX_HOST_LENGTH
+        and all(HOST_LABEL.fullmatch(label) for label in labels)
+        and not labels[-1].isdigit()
+    )
 
 
 def add_endpoint(engine: Engine, url: str, *, description: str | None = None) -> Endpoint:

@@ -10,9 +10,8 @@ from streamjobs.sentry import init_sentry
 from streamjobs.settings import Settings
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``consume`` command."""
-    command = commands.add_parser("consume", help="run a job's consumer until SIGTERM/SIGINT")
+def register(command: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``consume``."""
     command.add_argument(
         "job",
         choices=[*JOB_NAMES, "all"],

@@ -8,9 +8,8 @@ from streamjobs import database
 from streamjobs.settings import Settings
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``db`` command group."""
-    group = commands.add_parser("db", help="database schema migrations")
+def register(group: argparse.ArgumentParser) -> None:
+    """Add the ``db`` sub-commands."""
     actions = group.add_subparsers(dest="action", required=True, parser_class=type(group))
     upgrade = actions.add_parser("upgrade", help="migrate up (default: to the newest revision)")
     upgrade.add_argument("revision", nargs="?", default="head")
@@ -24,19 +23,25 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
 
 def run_upgrade(args: argparse.Namespace, settings: Settings) -> int:
     """Migrate up and print the revision reached."""
-    database.upgrade(settings, args.revision)
-    print(f"database at revision {database.current_revision(settings)}")
+    with database.failures_reported(settings):
+        database.upgrade(settings, args.revision)
+        reached = database.current_revision(settings)
+    print(f"database at revision {reached}")
     return 0
 
 
 def run_downgrade(args: argparse.Namespace, settings: Settings) -> int:
     """Migrate down and print the revision reached."""
-    database.downgrade(settings, args.revision)
-    print(f"database at revision {database.current_revision(settings) or 'base'}")
+    with database.failures_reported(settings):
+        database.downgrade(settings, args.revision)
+        reached = database.current_revision(settings)
+    print(f"database at revision {reached or 'base'}")
     return 0
 
 
 def run_current(args: argparse.Namespace, settings: Settings) -> int:
     """Print the database's revision."""
-    print(database.current_revision(settings) or "base")
+    with database.failures_reported(settings):
+        reached = database.current_revision(settings)
+    print(reached or "base")
     return 0

@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import argparse
 import base64
-import functools
 import json
 import sys
-from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -16,7 +14,6 @@ from producers.replay import Replay, ReplayCounts, cursor_group
 from schemas import headers
 from schemas.headers import ERROR_KINDS
 from schemas.topics import REGISTRY, find_spec
-from streamjobs.errors import StreamjobsError
 from streamjobs.kafka import topic_set
 from streamjobs.settings import Settings
 
@@ -43,12 +40,8 @@ class Instant(NamedTuple):
     epoch_ms: int
 
 
-Command = Callable[[argparse.Namespace, Settings], int]
-
-
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``dlq`` command group: ``list`` and ``replay``."""
-    group = commands.add_parser("dlq", help="inspect and re-drive dead-letter topics")
+def register(group: argparse.ArgumentParser) -> None:
+    """Add the ``dlq`` sub-commands: ``list`` and ``replay``."""
     actions = group.add_subparsers(dest="action", required=True, parser_class=type(group))
     listing = actions.add_parser(
         "list", help="print the dead letters of TOPIC", description="Read TOPIC.dlq to its end."
@@ -57,7 +50,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     listing.add_argument(
         "--json", action="store_true", help="one JSON object a line; the summary goes to stderr"
     )
-    listing.set_defaults(run=_reporting(run_list))
+    listing.set_defaults(run=run_list)
     replaying = actions.add_parser(
         "replay",
         help="publish dead letters of TOPIC to TOPIC again, from attempt 1",
@@ -76,7 +69,7 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
         action="store_true",
         help="ignore how far earlier replays with these criteria got; replay everything again",
     )
-    replaying.set_defaults(run=_reporting(run_replay))
+    replaying.set_defaults(run=run_replay)
 
 
 def _add_selection(command: argparse.ArgumentParser) -> None:
@@ -125,20 +118,6 @@ def _positive(text: str) -> int:
     if not text.isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of at least 1")
     return int(text)
-
-
-def _reporting(run: Command) -> Command:
-    """``run``, with an error on the broker's side reported as one line and exit status 1."""
-
-    @functools.wraps(run)
-    def reported(args: argparse.Namespace, settings: Settings) -> int:
-        try:
-            return run(args, settings)
-        except StreamjobsError as exc:
-            print(f"streamjobs: error: {exc}", file=sys.stderr)
-            return 1
-
-    return reported
 
 
 def _selection(args: argparse.Namespace) -> Selection:

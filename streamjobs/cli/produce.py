@@ -17,18 +17,15 @@ from producers.publisher import Delivered, InvalidEventError, Publisher, parse_e
 from schemas.headers import EVENT_ID
 from schemas.topics import REGISTRY
 from streamjobs.errors import ConfigError
+from streamjobs.kafka import check_brokers
 from streamjobs.settings import Settings
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``produce`` command."""
-    command = commands.add_parser(
-        "produce",
-        help="validate and publish events; prints their ids",
-        description=(
-            "Validate and publish one event from JSON, or one per line of stdin. "
-            "A bad line exits 2 naming its line, and nothing is sent."
-        ),
+def register(command: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``produce``."""
+    command.description = (
+        "Validate and publish one event from JSON, or one per line of stdin. "
+        "A bad line exits 2 naming its line, and nothing is sent."
     )
     command.add_argument("topic", choices=[spec.name for spec in REGISTRY], metavar="TOPIC")
     command.add_argument("json", nargs="?", help="the event; one per line from stdin when absent")
@@ -44,6 +41,7 @@ def run_produce(args: argparse.Namespace, settings: Settings) -> int:
     values = encode_lines(publisher, args.topic, lines, from_stdin=args.json is None)
     if args.event_id is not None and len(values) != 1:
         raise ConfigError(f"--event-id names one event; stdin held {len(values)}")
+    check_brokers(settings)
     headers = [(EVENT_ID, args.event_id.encode())] if args.event_id else None
     with publisher:
         futures = [

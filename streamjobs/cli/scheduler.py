@@ -5,19 +5,15 @@ from __future__ import annotations
 import argparse
 import asyncio
 import signal
-import sys
 
 from scheduler.service import SchedulerService, check_bind
+from streamjobs.errors import OperationRefused
 from streamjobs.sentry import init_sentry
 from streamjobs.settings import Settings
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``scheduler`` command."""
-    command = commands.add_parser(
-        "scheduler",
-        help="publish audit.cleanup daily at 03:00 UTC and serve POST /api/cron/cleanup",
-    )
+def register(command: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``scheduler`` (none)."""
     command.set_defaults(run=run_scheduler)
 
 
@@ -29,8 +25,7 @@ def run_scheduler(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(_serve(settings))
     except OSError as exc:
         address = f"{settings.scheduler_http_host}:{settings.scheduler_http_port}"
-        print(f"streamjobs: error: cannot listen on {address}: {exc.strerror}", file=sys.stderr)
-        return 1
+        raise OperationRefused(f"cannot listen on {address}: {exc.strerror}") from None
     return 0
 
 

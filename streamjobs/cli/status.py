@@ -21,7 +21,6 @@ from streamjobs.status import (
     KAFKA_TIMEOUT,
     TOPICS_HINT,
     JobStatus,
-    KafkaUnavailableError,
     LastCleanup,
     Member,
     Status,
@@ -48,15 +47,11 @@ def default_state_file() -> Path:
     return Path(base) / "streamjobs" / "status-check.json"
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``status`` command."""
-    command = commands.add_parser(
-        "status",
-        help="lag per group, DLQ depth, last cleanup",
-        description=(
-            "For each job: its consumer group's state and members, the lag of its main and "
-            "delay topics and the depth of its DLQ; then the newest cleanup run. Joins no group."
-        ),
+def register(command: argparse.ArgumentParser) -> None:
+    """Add the arguments of ``status``."""
+    command.description = (
+        "For each job: its consumer group's state and members, the lag of its main and "
+        "delay topics and the depth of its DLQ; then the newest cleanup run. Joins no group."
     )
     command.add_argument("--json", action="store_true", help="one JSON object, for scripts")
     command.add_argument(
@@ -99,14 +94,14 @@ def _interval(text: str) -> float:
 
 
 def run_status(args: argparse.Namespace, settings: Settings) -> int:
-    """Print the status (a table, or JSON with ``--json``); 1 when Kafka does not answer."""
-    try:
-        if args.watch is not None:
-            return _watch(args, settings)
-        status = gather(settings, timeout=args.timeout)
-    except KafkaUnavailableError as exc:
-        print(f"streamjobs: error: {exc}", file=sys.stderr)
-        return 1
+    """Print the status (a table, or JSON with ``--json``).
+
+    Raises:
+        KafkaUnavailableError: the broker did not answer (``main`` exits 1).
+    """
+    if args.watch is not None:
+        return _watch(args, settings)
+    status = gather(settings, timeout=args.timeout)
     problems = _check(status, args.state_file or default_state_file()) if args.check else []
     if args.json:
         shown = as_json(status) | ({"problems": problems} if args.check else {})

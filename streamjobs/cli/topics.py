@@ -8,9 +8,8 @@ from streamjobs.kafka import create_topics
 from streamjobs.settings import Settings
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``topics`` command group."""
-    group = commands.add_parser("topics", help="manage the registry's topics")
+def register(group: argparse.ArgumentParser) -> None:
+    """Add the ``topics`` sub-commands."""
     actions = group.add_subparsers(dest="action", required=True, parser_class=type(group))
     create = actions.add_parser("create", help="create every main, delay and DLQ topic")
     create.set_defaults(run=run_create)

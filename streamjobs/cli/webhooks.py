@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import uuid
 from collections.abc import Callable
 from datetime import datetime
@@ -27,11 +26,9 @@ from consumers.webhook.registry import (
     list_endpoints,
     rotate_secret,
 )
-from streamjobs.database import sync_engine
+from streamjobs.database import failures_reported, sync_engine
+from streamjobs.errors import OperationRefused
 from streamjobs.settings import Settings
-
-NOT_FOUND = 1
-"""Exit status when the endpoint named does not exist."""
 
 DEFAULT_DISABLE_REASON = "disabled by an operator"
 """Reason recorded by ``webhooks disable`` without ``--reason``."""
@@ -42,9 +39,8 @@ RECENT_ATTEMPTS = 10
 T = TypeVar("T")
 
 
-def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add the ``webhooks`` command group."""
-    group = commands.add_parser("webhooks", help="manage webhook endpoints")
+def register(group: argparse.ArgumentParser) -> None:
+    """Add the ``webhooks`` sub-commands."""
     actions = group.add_subparsers(dest="action", required=True, parser_class=type(group))
     add = actions.add_parser("add", help="register an endpoint and print its new secret")
     add.add_argument("url", help="http:// or https:// URL that receives the deliveries")
@@ -111,7 +107,7 @@ def run_disable(args: argparse.Namespace, settings: Settings) -> int:
     """Disable the endpoint with the reason given."""
     endpoint = _with_engine(settings, lambda engine: disable_endpoint(engine, args.id, args.reason))
     if endpoint is None:
-        return _not_found(args.id)
+        raise _not_found(args.id)
     _print(args, describe(endpoint), f"webhook {endpoint.id} {_state(endpoint)}")
     return 0
 
@@ -120,7 +116,7 @@ def run_enable(args: argparse.Namespace, settings: Settings) -> int:
     """Enable the endpoint; print the replay that re-sends what it missed."""
     endpoint = _with_engine(settings, lambda engine: enable_endpoint(engine, args.id))
     if endpoint is None:
-        return _not_found(args.id)
+        raise _not_found(args.id)
     hint = f"parked events: streamjobs dlq replay webhook.send --key {endpoint.id} --since TIME"
     _print(args, describe(endpoint), f"webhook {endpoint.id} active\n{hint}")
     return 0
@@ -134,7 +130,7 @@ def run_show(args: argparse.Namespace, settings: Settings) -> int:
 
     endpoint, stats = _with_engine(settings, read)
     if endpoint is None:
-        return _not_found(args.id)
+        raise _not_found(args.id)
     facts = describe(endpoint) | {
         "attempts": stats.attempts,
         "success_rate": stats.success_rate,
@@ -177,7 +173,7 @@ def run_rotate_secret(args: argparse.Namespace, settings: Settings) -> int:
         lambda engine: rotate_secret(engine, args.id, grace=settings.webhook_secret_grace),
     )
     if endpoint is None:
-        return _not_found(args.id)
+        raise _not_found(args.id)
     expires = _iso(endpoint.previous_secret_expires_at)
     shown = describe(endpoint) | {"secret": endpoint.secret}
     text = f"new secret for webhook {endpoint.id}\nsecret {endpoint.secret}\n"
@@ -213,14 +209,14 @@ def _print(args: argparse.Namespace, facts: dict[str, Any], text: str) -> None:
     print(json.dumps(facts, indent=2) if args.json else text)
 
 
-def _not_found(webhook_id: uuid.UUID) -> int:
-    print(f"streamjobs: error: no webhook with id {webhook_id}", file=sys.stderr)
-    return NOT_FOUND
+def _not_found(webhook_id: uuid.UUID) -> OperationRefused:
+    return OperationRefused(f"no webhook with id {webhook_id}")
 
 
 def _with_engine(settings: Settings, work: Callable[[Engine], T]) -> T:
-    engine = sync_engine(settings)
-    try:
-        return work(engine)
-    finally:
-        engine.dispose()
+    with failures_reported(settings):
+        engine = sync_engine(settings)
+        try:
+            return work(engine)
+        finally:
+            engine.dispose()

@@ -49,12 +49,36 @@ def test_config_json_shows_where_everything_points_with_secrets_masked(
     done = streamjobs(settings, "config", "--json")
     assert done.returncode == 0, done.stderr
     shown = json.loads(done.stdout)
-    assert shown["settings"]["KAFKA_BOOTSTRAP_SERVERS"] == settings.kafka_bootstrap_servers
-    assert ":********@" in shown["settings"]["DATABASE_URL"]
+    brokers = shown["settings"]["KAFKA_BOOTSTRAP_SERVERS"]
+    assert brokers["value"] == settings.kafka_bootstrap_servers
+    assert brokers["description"] == Settings.model_fields["kafka_bootstrap_servers"].description
+    assert ":********@" in shown["settings"]["DATABASE_URL"]["value"]
     assert "streamjobs:streamjobs@" not in done.stdout
     assert (
         shown["jobs"]["webhook"]["topics"][-1] == f"{settings.kafka_topic_prefix}webhook.send.dlq"
     )
+
+
+def test_config_prints_an_environment_file_with_each_meaning_above_its_value(
+    settings: Settings,
+) -> None:
+    done = streamjobs(settings, "config", RETRY_DELAYS="250ms,90m", CRON_UNKNOWN="x")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    at = lines.index("RETRY_DELAYS=250ms,90m")
+    assert lines[at - 1] == f"# {Settings.model_fields['retry_delays'].description}"
+    assert "WEBHOOK_TIMEOUT=15s" in lines and "WEBHOOK_ALLOW_PRIVATE_NETWORKS=false" in lines
+
+
+def test_config_hides_a_password_given_in_the_query_of_the_database_url(
+    settings: Settings,
+) -> None:
+    url = "postgresql://streamjobs@127.0.0.1:54329/x?sslmode=disable&password=hunter2"
+    for args in (["config"], ["config", "--json"]):
+        done = streamjobs(settings, *args, DATABASE_URL=url)
+        assert done.returncode == 0, done.stderr
+        assert "hunter2" not in done.stdout
+        assert "password=********" in done.stdout
 
 
 def test_produce_validates_and_publishes_with_the_event_id_header(settings: Settings) -> None:
