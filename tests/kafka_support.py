@@ -14,7 +14,7 @@ from confluent_kafka import Consumer, Producer, TopicPartition
 from consumers.runtime.runner import Runner
 from producers.messages import coordinates, read_headers
 from schemas.headers import HeaderList
-from streamjobs.kafka import client_config
+from streamjobs.kafka import client_config, watermark_offsets
 from streamjobs.settings import Settings
 
 
@@ -111,7 +111,7 @@ def end_offsets(settings: Settings, topic: str) -> list[int]:
     consumer = Consumer(client_config(settings) | {"group.id": "end-offsets"})
     try:
         return [
-            consumer.get_watermark_offsets(tp, timeout=10)[1] for tp in _partitions(consumer, topic)
+            watermark_offsets(consumer, tp, timeout=10)[1] for tp in _partitions(consumer, topic)
         ]
     finally:
         consumer.close()

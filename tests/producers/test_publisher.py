@@ -14,7 +14,8 @@ from streamjobs.settings import Settings
 from tests.conftest import SettingsFactory
 from tests.kafka_support import end_offsets, read_topic
 
-EMAIL = {"to": "ada@example.com", "subject": "Hi", "text": "hello"}
+EMAIL = {"to": ["ada@example.com"], "subject": "Hi", "text": "hello"}
+"""An email in the form the model writes it back (recipients always a list)."""
 """A valid ``email.send`` payload."""
 
 
@@ -67,13 +68,13 @@ def test_send_webhook_keys_by_the_webhook_id_so_one_endpoint_keeps_one_partition
 def test_send_email_and_send_email_batch_publish_to_their_topics(topics: Settings) -> None:
     with Publisher(topics) as publisher:
         publisher.send_email(EMAIL, event_id="one")
-        publisher.send_email_batch([EMAIL, EMAIL | {"to": "bob@example.com"}], event_id="many")
+        publisher.send_email_batch([EMAIL, EMAIL | {"to": ["bob@example.com"]}], event_id="many")
     (single,) = read_topic(topics, f"{topics.kafka_topic_prefix}email.send", count=1)
     (batch,) = read_topic(topics, f"{topics.kafka_topic_prefix}email.send-batch", count=1)
     assert json.loads(single.value or b"") == EMAIL
     assert [e["to"] for e in json.loads(batch.value or b"")["emails"]] == [
-        "ada@example.com",
-        "bob@example.com",
+        ["ada@example.com"],
+        ["bob@example.com"],
     ]
     assert (single.headers, batch.headers) == ({"event-id": "one"}, {"event-id": "many"})
 
