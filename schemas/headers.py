@@ -66,6 +66,12 @@ HeaderList = list[tuple[str, str | bytes | None]]
 ERROR_MESSAGE_MAX_BYTES = 1024
 """Longest ``x-error-message`` value in bytes."""
 
+EVENT_ID_MAX_BYTES = 200
+"""Longest ``event-id`` in UTF-8 bytes; a longer one is fatal for its message."""
+
+PRIOR_ATTEMPTS_MAX = 1000
+"""Largest ``x-prior-attempts`` taken; beyond it (or malformed) the message is fatal."""
+
 ROUTING = frozenset(
     {
         ORIGINAL_TOPIC,
