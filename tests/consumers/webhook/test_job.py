@@ -286,7 +286,21 @@ def test_unresolvable_host_is_retryable_e_dns(db: Engine, open_settings: Setting
     assert isinstance(error, RetryableError) and error.code == "E_DNS"
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]"])
+LOOPBACK_SPELLINGS = [
+    "2130706433",
+    "0177.0.0.1",
+    "127.1",
+    "0x7f.1",
+    "0",
+    "127.0.0.1.",
+    "[::ffff:7f00:1]",
+]
+"""Numeric hosts that inet_aton or a browser read as 127.0.0.1 (or 0.0.0.0)."""
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]", *LOOPBACK_SPELLINGS]
+)
 def test_guard_refuses_a_loopback_target_without_any_connection(
     db: Engine, settings: Settings, host: str
 ) -> None:
