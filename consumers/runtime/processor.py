@@ -136,12 +136,17 @@ class Processor:
             now_ms=now_ms(),
         )
         _report(context, failure, next_topic=onward.topic, error=error)
+        value, onward_headers = message.value(), onward.headers
+        if value is not None and len(value) > self._options.max_message_bytes:
+            # Over the limit it may not fit the next topic with our headers: a marker goes.
+            onward_headers = [*onward_headers, (headers.VALUE_DROPPED, str(len(value)).encode())]
+            value = headers.DROPPED_VALUE
         backoff = 0.5
         blocked = False
         while True:
             try:
                 await self._producer.send(
-                    onward.topic, value=message.value(), key=message.key(), headers=onward.headers
+                    onward.topic, value=value, key=message.key(), headers=onward_headers
                 )
                 break
             except KafkaException as exc:
