@@ -201,6 +201,17 @@ def test_retry_after_beyond_the_maximum_is_clamped(
     assert error.retry_after == 60.0
 
 
+@pytest.mark.parametrize("garbage", ["²", "9" * 5000, "Wed, 99 Foo 99999999 99:99:99 GMT"])
+def test_a_post_answered_with_a_garbage_retry_after_still_gets_its_row(
+    db: Engine, open_settings: Settings, garbage: str
+) -> None:
+    delivery = deliver(open_settings, db, Answer(503, {"Retry-After": garbage}))
+
+    assert isinstance(delivery.error, RetryableError)
+    assert (delivery.error.http_status, delivery.error.retry_after) == (503, None)
+    assert (delivery.row(db)["outcome"], delivery.row(db)["http_status"]) == ("retryable", 503)
+
+
 def test_404_is_fatal_e_http(db: Engine, open_settings: Settings) -> None:
     delivery = deliver(open_settings, db, Answer(status=404))
 
