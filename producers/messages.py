@@ -6,6 +6,7 @@ same way (imports flow ``schemas`` <- ``producers`` <- ``consumers``).
 
 from __future__ import annotations
 
+import unicodedata
 from typing import cast
 
 from confluent_kafka import Message
@@ -23,9 +24,71 @@ def coordinates(message: Message) -> tuple[str, int, int]:
 
 
 def raw_headers(message: Message) -> list[tuple[str, bytes | None]]:
-    """The message's headers as stored: in order, repeated names kept, values as bytes."""
-    # A consumed message's headers are always (name, bytes or None) pairs.
-    return cast("list[tuple[str, bytes | None]]", message.headers() or [])
+    """The message's headers as stored: in order, repeated names kept, values as bytes.
+
+    Empty when a header name is not UTF-8 (see ``unreadable_headers``).
+    """
+    try:
+        # A consumed message's headers are always (name, bytes or None) pairs.
+        return cast("list[tuple[str, bytes | None]]", message.headers() or [])
+    except UnicodeDecodeError:
+        return []
+
+
+def unreadable_headers(message: Message) -> str | None:
+    """Why the message's headers cannot be read (a name that is not UTF-8), or None."""
+    try:
+        message.headers()
+    except UnicodeDecodeError as exc:
+        return f"a header name is not valid UTF-8 (byte {exc.start})"
+    return None
+
+
+def check_event_id(message: Message) -> None:
+    """Refuse an ``event-id`` header that cannot be a ``webhook-id`` or a row key.
+
+    Not UTF-8 (refused rather than decoded, so two ids never become one),
+    longer than ``EVENT_ID_MAX_BYTES``, or holding a control character
+    (NUL, CR, LF...).
+
+    Raises:
+        ValueError: says which, without echoing the id.
+    """
+    values = [value for name, value in raw_headers(message) if name == headers.EVENT_ID]
+    if not values or values[-1] is None:
+        return
+    raw = values[-1]
+    if len(raw) > headers.EVENT_ID_MAX_BYTES:
+        raise ValueError(
+            f"event-id header is {len(raw)} bytes; the limit is {headers.EVENT_ID_MAX_BYTES}"
+        )
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"event-id header is not valid UTF-8 (byte {exc.start})") from None
+    for index, char in enumerate(text):
+        if unicodedata.category(char) == "Cc":
+            raise ValueError(
+                f"event-id header holds control character U+{ord(char):04X} at {index}"
+            )
+
+
+def prior_attempts(received: dict[str, str]) -> int:
+    """The ``x-prior-attempts`` header as a number; 0 when absent.
+
+    Raises:
+        ValueError: it is not ASCII digits, or over ``PRIOR_ATTEMPTS_MAX``.
+    """
+    value = received.get(headers.PRIOR_ATTEMPTS)
+    if value is None:
+        return 0
+    limit = headers.PRIOR_ATTEMPTS_MAX
+    # ASCII only and length first: int() refuses "²" and 5,000 digits with ValueError.
+    if not (value.isascii() and value.isdigit() and len(value) <= len(str(limit))):
+        raise ValueError(f"x-prior-attempts header must be a number from 0 to {limit}")
+    if int(value) > limit:
+        raise ValueError(f"x-prior-attempts header is over {limit}")
+    return int(value)
 
 
 def read_headers(message: Message) -> dict[str, str]:

@@ -292,12 +292,18 @@ def parse_event_json(text: str) -> dict[str, Any]:
     """The JSON object in ``text``.
 
     Raises:
-        ValueError: ``text`` is not JSON or not an object; the message says which.
+        ValueError: ``text`` is not JSON (``NaN`` and ``Infinity`` included) or
+            not an object; the message says which.
     """
     try:
-        value = json.loads(text)
+        value = json.loads(text, parse_constant=_refuse_constant)
     except json.JSONDecodeError as exc:
         raise ValueError(f"not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}") from None
     if not isinstance(value, dict):
         raise ValueError(f"an event must be a JSON object, not {type(value).__name__}")
     return value
+
+
+def _refuse_constant(name: str) -> Any:
+    # Python's json module takes NaN and Infinity; JSON has no such tokens.
+    raise ValueError(f"not JSON: {name} is not a JSON number")

@@ -7,6 +7,7 @@ Unknown fields are refused so that a misspelt field fails loudly.
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from datetime import datetime
@@ -21,6 +22,7 @@ from pydantic import (
     StringConstraints,
     ValidationError,
     WithJsonSchema,
+    field_validator,
     model_validator,
 )
 
@@ -75,6 +77,11 @@ Addresses = Annotated[
     ),
 ]
 """One address or a list of 1 to 50; read as a list."""
+PAYLOAD_MAX_DEPTH = 64
+"""Deepest nesting of objects and arrays in a webhook payload."""
+
+PAYLOAD_MAX_INTEGER = 2**64
+"""Integers in a payload stay below this magnitude, so every JSON parser reads them."""
 
 MAX_VALIDATION_ERRORS = 5
 """Validation problems listed in one error message; the rest are counted."""
@@ -94,6 +101,12 @@ class WebhookSend(Event):
         min_length=1, max_length=200, description="becomes the body's `type`, e.g. invoice.paid"
     )
     payload: dict[str, Any] = Field(description="becomes the body's `data`")
+
+    @field_validator("payload")
+    @classmethod
+    def _portable_json(cls, payload: dict[str, Any]) -> dict[str, Any]:
+        check_portable_json(payload, path="payload")
+        return payload
 
 
 class EmailTag(Event):
@@ -150,6 +163,44 @@ class AuditCleanup(Event):
     scheduled_for: datetime = Field(description="the run this event stands for (ISO 8601)")
     retention_days: int | None = Field(None, ge=1, le=3650, description="default 90")
     trigger: Literal["schedule", "manual"] = "schedule"
+
+
+def check_portable_json(value: Any, *, path: str, depth: int = 0) -> None:
+    """Refuse what standard JSON cannot carry or other parsers refuse.
+
+    NaN and infinities (not JSON tokens), integers of ``PAYLOAD_MAX_INTEGER``
+    or more, nesting deeper than ``PAYLOAD_MAX_DEPTH`` and text that is not
+    Unicode (a lone surrogate).
+
+    Raises:
+        ValueError: names the first offending place, such as ``payload.items.3``.
+    """
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError(f"{path}: {value} is not a JSON number")
+    if isinstance(value, int) and abs(value) >= PAYLOAD_MAX_INTEGER:
+        raise ValueError(f"{path}: integer of {len(str(abs(value)))} digits exceeds 64 bits")
+    if isinstance(value, str):
+        _check_text(value, path=path)
+    if isinstance(value, dict | list) and depth >= PAYLOAD_MAX_DEPTH:
+        raise ValueError(f"{path}: nested deeper than {PAYLOAD_MAX_DEPTH} levels")
+    items = (
+        value.items()
+        if isinstance(value, dict)
+        else enumerate(value)
+        if isinstance(value, list)
+        else ()
+    )
+    for key, item in items:
+        if isinstance(key, str):
+            _check_text(key, path=f"{path} (a key)")
+        check_portable_json(item, path=f"{path}.{key}", depth=depth + 1)
+
+
+def _check_text(text: str, *, path: str) -> None:
+    try:
+        text.encode()
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"{path}: lone surrogate at character {exc.start}") from None
 
 
 def describe_validation(exc: ValidationError) -> str:

@@ -60,11 +60,29 @@ REPLAYED_FROM = "x-replayed-from"
 PRIOR_ATTEMPTS = "x-prior-attempts"
 """Attempts made before the latest replay; a replay's attempts are numbered on from it."""
 
+VALUE_DROPPED = "x-value-dropped"
+"""Size in bytes of the original value when the copy carries ``DROPPED_VALUE`` instead."""
+
+HEADERS_DROPPED = "x-headers-dropped"
+"""How many of the producer's headers the copy left out because they were too large."""
+
 HeaderList = list[tuple[str, str | bytes | None]]
 """Headers as confluent-kafka takes them for a write."""
 
 ERROR_MESSAGE_MAX_BYTES = 1024
 """Longest ``x-error-message`` value in bytes."""
+
+EVENT_ID_MAX_BYTES = 200
+"""Longest ``event-id`` in UTF-8 bytes; a longer one is fatal for its message."""
+
+PRIOR_ATTEMPTS_MAX = 1000
+"""Largest ``x-prior-attempts`` taken; beyond it (or malformed) the message is fatal."""
+
+DROPPED_VALUE = b"(value dropped: larger than MAX_MESSAGE_BYTES; see x-value-dropped)"
+"""The value of a DLQ copy whose original value was over the size limit."""
+
+CARRIED_HEADERS_MAX_BYTES = 16 * 1024
+"""Most bytes of the producer's own headers a copy carries onward; beyond, none are."""
 
 ROUTING = frozenset(
     {
@@ -81,6 +99,8 @@ ROUTING = frozenset(
         ERROR_CLASS,
         ERROR_MESSAGE,
         HTTP_STATUS,
+        VALUE_DROPPED,
+        HEADERS_DROPPED,
     }
 )
 """Headers the runtime owns; they are replaced on each hop, never appended."""

@@ -14,7 +14,7 @@ import time
 from pydantic import BaseModel, ValidationError
 
 from schemas import headers
-from schemas.events import describe_validation
+from schemas.events import check_portable_json, describe_validation
 from streamjobs.errors import FatalError
 
 
@@ -47,12 +47,12 @@ def decode_event(value: bytes | None, model: type[BaseModel], *, max_bytes: int)
         raise FatalError(f"message value is {len(value)} bytes; the limit is {max_bytes}")
     try:
         return model.model_validate_json(value)
-    except ValidationError:
+    except ValidationError as exc:
         # The fast path failed; parse step by step to say what is wrong.
-        raise FatalError(_diagnose(value, model)) from None
+        raise FatalError(_diagnose(value, model, exc)) from None
 
 
-def _diagnose(value: bytes, model: type[BaseModel]) -> str:
+def _diagnose(value: bytes, model: type[BaseModel], fast: ValidationError) -> str:
     try:
         text = value.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -61,10 +61,25 @@ def _diagnose(value: bytes, model: type[BaseModel]) -> str:
         parsed = json.loads(text)
     except json.JSONDecodeError as exc:
         return f"message value is not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+    except (ValueError, RecursionError):
+        # Nested too deep or a number too long for Python: the fast parser says where.
+        return f"message value is not usable JSON: {_json_problem(fast)}"
     if not isinstance(parsed, dict):
         return f"message value must be a JSON object, got {type(parsed).__name__}"
     try:
         model.model_validate(parsed)
     except ValidationError as exc:
         return f"invalid {model.__name__}: {describe_validation(exc)}"
-    return f"invalid {model.__name__}"
+    # Python's parser took what the fast one refused: most often a lone surrogate.
+    for name, field in parsed.items():
+        try:
+            check_portable_json(field, path=str(name))
+        except ValueError as exc:
+            return f"invalid {model.__name__}: {exc}"
+    return f"invalid {model.__name__}: {_json_problem(fast)}"
+
+
+def _json_problem(error: ValidationError) -> str:
+    """The fast parser's own words, such as ``recursion limit exceeded at line 1 column 285``."""
+    problem = error.errors(include_input=False, include_url=False)[0]["msg"]
+    return problem.removeprefix("Invalid JSON: ")

@@ -21,10 +21,17 @@ from consumers.runtime.inbound import decode_event, now_ms
 from consumers.runtime.offsets import PartitionKey
 from consumers.runtime.producer import ConfirmingProducer
 from consumers.runtime.routing import Failure, RetryPolicy, classify, route
-from producers.messages import coordinates, event_id_of, header_count, read_headers
+from producers.messages import (
+    check_event_id,
+    coordinates,
+    event_id_of,
+    prior_attempts,
+    read_headers,
+    unreadable_headers,
+)
 from schemas import headers
 from schemas.topics import TopicSet
-from streamjobs.errors import JobError
+from streamjobs.errors import FatalError, JobError
 from streamjobs.sentry import capture_failure
 
 logger = logging.getLogger("streamjobs.consumer")
@@ -91,8 +98,16 @@ class Processor:
             topic=topic,
             partition=partition,
             offset=offset,
-            prior_attempts=header_count(received, headers.PRIOR_ATTEMPTS),
         )
+        try:
+            context = context._replace(prior_attempts=check_headers(message, received))
+        except FatalError as error:
+            # The refused id is not carried on: a replay must not make it valid.
+            without_id = {k: v for k, v in received.items() if k != headers.EVENT_ID}
+            context = context._replace(event_id=event_id_of(message, without_id))
+            failure = classify(error, attempt=context.attempt, max_attempts=context.max_attempts)
+            await self._forward(message, received, context, failure, error)
+            return
         try:
             event = decode_event(
                 message.value(), self._model, max_bytes=self._options.max_message_bytes
@@ -121,12 +136,17 @@ class Processor:
             now_ms=now_ms(),
         )
         _report(context, failure, next_topic=onward.topic, error=error)
+        value, onward_headers = message.value(), onward.headers
+        if value is not None and len(value) > self._options.max_message_bytes:
+            # Over the limit it may not fit the next topic with our headers: a marker goes.
+            onward_headers = [*onward_headers, (headers.VALUE_DROPPED, str(len(value)).encode())]
+            value = headers.DROPPED_VALUE
         backoff = 0.5
         blocked = False
         while True:
             try:
                 await self._producer.send(
-                    onward.topic, value=message.value(), key=message.key(), headers=onward.headers
+                    onward.topic, value=value, key=message.key(), headers=onward_headers
                 )
                 break
             except KafkaException as exc:
@@ -151,6 +171,23 @@ class Processor:
                 backoff = min(backoff * 2, REROUTE_BACKOFF_MAX)
         if blocked:
             self._on_blocked((context.topic, context.partition), False)
+
+
+def check_headers(message: Message, received: dict[str, str]) -> int:
+    """Refuse headers a producer got wrong; return the prior attempts they carry.
+
+    Raises:
+        FatalError: a header name is not UTF-8, the event id is unusable, or
+            ``x-prior-attempts`` is malformed.
+    """
+    reason = unreadable_headers(message)
+    if reason is not None:
+        raise FatalError(reason)
+    try:
+        check_event_id(message)
+        return prior_attempts(received)
+    except ValueError as exc:
+        raise FatalError(str(exc)) from None
 
 
 def _report(context: Context, failure: Failure, *, next_topic: str, error: Exception) -> None:

@@ -108,8 +108,15 @@ def route(
         for name, value in raw_headers(message)
         if name not in headers.ROUTING and name != headers.EVENT_ID
     ]
+    routing: dict[str, str] = {}
+    if sum(len(name) + len(value or b"") for name, value in carried) > (
+        headers.CARRIED_HEADERS_MAX_BYTES
+    ):
+        # Bounded so the copy always fits the next topic.
+        routing[headers.HEADERS_DROPPED] = str(len(carried))
+        carried = []
     topic, partition, offset = coordinates(message)
-    routing = {
+    routing |= {
         headers.EVENT_ID: event_id,
         headers.ORIGINAL_TOPIC: received.get(headers.ORIGINAL_TOPIC, topic),
         headers.ORIGINAL_PARTITION: received.get(headers.ORIGINAL_PARTITION, str(partition)),

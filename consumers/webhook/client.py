@@ -13,7 +13,7 @@ from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 
-from aiohttp import ClientResponse, ClientSession, ClientTimeout, TCPConnector
+from aiohttp import ClientResponse, ClientSession, ClientTimeout, InvalidURL, TCPConnector
 from yarl import URL
 
 from consumers.webhook.guard import GuardedResolver, check_literal_host
@@ -60,12 +60,20 @@ class WebhookClient:
 
         Raises:
             BlockedTargetError: the guard refused the target; nothing was sent.
+            aiohttp.InvalidURL: the host ends in a number but is no address.
             aiohttp.ClientError, TimeoutError: no usable answer.
         """
+        target = URL(url)
         if self._guard:
-            check_literal_host(URL(url).raw_host or "")
+            try:
+                address = check_literal_host(target.raw_host or "")
+            except ValueError:
+                raise InvalidURL(url) from None
+            if address is not None:
+                # Connect to the address judged, not to aiohttp's reading of the host.
+                target = target.with_host(str(address))
         async with self._session.post(
-            url, data=body, headers=headers, allow_redirects=False
+            target, data=body, headers=headers, allow_redirects=False
         ) as response:
             return Reply(
                 status=response.status,

@@ -75,27 +75,44 @@ def _insert_from_arrays() -> TextClause:
 _INSERT_ARRAYS = _insert_from_arrays()
 
 
+TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
+"""SQLSTATE classes that mean the database, not the row, is in trouble: connection,
+transaction rollback, insufficient resources, operator intervention, system error."""
+
+
 def is_transient(error: Exception) -> bool:
-    """True when ``error`` means the database is unreachable, not that a row is bad."""
-    if isinstance(error, OperationalError | InterfaceError | PoolTimeoutError):
+    """True when ``error`` means the database is unreachable, not that a row is bad.
+
+    psycopg files some row errors (``54000``, an index entry over its size limit)
+    under ``OperationalError``: the SQLSTATE decides when the server sent one.
+    """
+    if isinstance(error, InterfaceError | PoolTimeoutError):
         return True
-    return isinstance(error, DBAPIError) and error.connection_invalidated
+    if isinstance(error, DBAPIError) and error.connection_invalidated:
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    sqlstate = getattr(error.orig, "sqlstate", None)
+    return sqlstate is None or sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES
 
 
 def insert_rows(engine: Engine, rows: list[DeliveryRow]) -> list[Exception | None]:
     """Insert ``rows``, skipping attempts already logged; one result per row.
 
-    A batch the database refuses for its content is retried row by row, so one
-    bad row fails alone (its result is the exception) and the rest are stored.
+    A batch refused for its content (a database error, or a value the driver
+    cannot encode) is retried row by row, so one bad row fails alone (its result
+    is the exception) and the rest are stored.
 
     Raises:
         SQLAlchemyError: the database is unreachable (see ``is_transient``).
     """
     try:
         _insert(engine, [dataclasses.asdict(row) for row in rows])
-    except DBAPIError as exc:
-        if is_transient(exc) or len(rows) == 1:
+    except Exception as exc:
+        if is_transient(exc):
             raise
+        if len(rows) == 1:
+            return [exc]
         return [_insert_alone(engine, row) for row in rows]
     return [None] * len(rows)
 
@@ -103,7 +120,7 @@ def insert_rows(engine: Engine, rows: list[DeliveryRow]) -> list[Exception | Non
 def _insert_alone(engine: Engine, row: DeliveryRow) -> Exception | None:
     try:
         _insert(engine, [dataclasses.asdict(row)])
-    except DBAPIError as exc:
+    except Exception as exc:
         if is_transient(exc):
             raise
         return exc

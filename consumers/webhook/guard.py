@@ -109,17 +109,81 @@ def check_address(host: str, address: str) -> None:
         raise BlockedTargetError(host, parsed, reason)
 
 
-def check_literal_host(host: str) -> None:
-    """Judge ``host`` when it is an IP literal; a name is judged when resolved.
+def canonical_address(host: str) -> IPAddress | None:
+    """The address ``host`` stands for when it is numeric; None for a name.
 
-    aiohttp never passes IP literals to the resolver, so the client calls
-    this before each request.
+    Reads every IPv4 form ``inet_aton`` or a browser (WHATWG URL) takes: one
+    to four parts, each decimal, octal (leading ``0``) or hex (``0x``), the
+    last filling the remaining bytes (``2130706433``, ``0177.0.0.1``,
+    ``127.1``, ``0``, ``0x7f.1``), a trailing dot allowed; and IPv6, with or
+    without brackets and scope, mapped forms included.
+
+    Raises:
+        ValueError: ``host`` ends in a number but is no valid address (a
+            browser refuses such a URL too).
     """
+    bare = host.strip("[]")
+    if ":" in bare:
+        return ip_address(bare)
+    parts = bare.removesuffix(".").split(".")
+    if not _is_number(parts[-1]):
+        return None
+    numbers = [_ipv4_part(part) for part in parts]
+    if len(numbers) > 4 or any(n > 255 for n in numbers[:-1]):
+        raise ValueError(f"{host!r} is not a valid IPv4 address")
+    last_bits = 8 * (5 - len(numbers))
+    if numbers[-1] >= 1 << last_bits:
+        raise ValueError(f"{host!r} is not a valid IPv4 address")
+    value = numbers[-1]
+    for index, number in enumerate(numbers[:-1]):
+        value |= number << (24 - 8 * index)
+    return IPv4Address(value)
+
+
+def _is_number(part: str) -> bool:
+    lowered = part.lower()
+    if lowered.startswith("0x"):
+        return all(c in "0123456789abcdef" for c in lowered[2:])
+    return part.isascii() and part.isdigit()
+
+
+def _ipv4_part(part: str) -> int:
+    lowered = part.lower()
+    if lowered.startswith("0x"):
+        digits, base = lowered[2:], 16
+    elif len(part) > 1 and part.startswith("0"):
+        digits, base = part[1:], 8
+    else:
+        digits, base = part, 10
+    if not digits and base == 16:
+        return 0
+    # Bounded: a part longer than this overflows every form anyway.
     try:
-        ip_address(host)
+        if not digits or len(digits) > 12 or not digits.isascii():
+            raise ValueError(part)
+        return int(digits, base)
     except ValueError:
-        return
-    check_address(host, host)
+        raise ValueError(f"{part!r} is not a number of an IPv4 address") from None
+
+
+def check_literal_host(host: str) -> IPAddress | None:
+    """Judge ``host`` when it is numeric; return the address to connect to.
+
+    aiohttp never passes IP literals to the resolver, and which hosts it takes
+    for literals depends on its version: the client connects to the address
+    returned here instead of the host as written. A name (None) is judged
+    when the resolver looks it up.
+
+    Raises:
+        BlockedTargetError: the address is not public.
+        ValueError: the host ends in a number but is no valid address.
+    """
+    address = canonical_address(host)
+    if address is not None:
+        reason = refusal_reason(address)
+        if reason is not None:
+            raise BlockedTargetError(host, address, reason)
+    return address
 
 
 class GuardedResolver(AbstractResolver):

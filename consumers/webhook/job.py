@@ -115,9 +115,12 @@ class WebhookHandler:
                 "content-type": "application/json",
             }
             reply = await self._client.post(endpoint.url, body, headers)
+            # Inside the try: whatever the receiver answered, the POST gets its row.
+            return outcome_of_reply(
+                reply, retry_after_max=self._retry_after_max, now=datetime.now(UTC)
+            )
         except Exception as exc:  # every failure becomes a logged outcome
             return outcome_of_error(exc)
-        return outcome_of_reply(reply, retry_after_max=self._retry_after_max, now=datetime.now(UTC))
 
 
 def delivery_row(

@@ -32,6 +32,9 @@ E_INTERNAL = "E_INTERNAL"
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 """Statuses below 500 that ask for another try."""
 
+RETRY_AFTER_MAX_CHARS = 64
+"""Longest ``Retry-After`` value read; a longer one is ignored as garbage."""
+
 GONE = 410
 """The receiver says the endpoint is gone for good: disable it."""
 
@@ -114,12 +117,15 @@ def parse_retry_after(value: str | None, *, now: datetime, limit: float) -> floa
     if value is None:
         return None
     text = value.strip()
-    if text.isdigit():
+    if len(text) > RETRY_AFTER_MAX_CHARS:
+        return None
+    # ASCII only: str.isdigit() takes "²", which int() and float() refuse.
+    if text.isascii() and text.isdigit():
         seconds = float(text)
     else:
         try:
             when = parsedate_to_datetime(text)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
         # An HTTP-date is always GMT; "-0000" parses as naive.
         seconds = (when.replace(tzinfo=when.tzinfo or UTC) - now).total_seconds()

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import json
+import math
 import uuid
 from concurrent.futures import wait
 
 import pytest
 
 from producers import InvalidEventError, Publisher
+from producers.publisher import parse_event_json
 from streamjobs.kafka import create_topics
 from streamjobs.settings import Settings
 from tests.conftest import SettingsFactory
 from tests.kafka_support import end_offsets, read_topic
 
 EMAIL = {"to": ["ada@example.com"], "subject": "Hi", "text": "hello"}
-"""An email in the form the model writes it back (recipients always a list)."""
-"""A valid ``email.send`` payload."""
+"""A valid ``email.send`` payload, in the form the model writes it back (recipients a list)."""
 
 
 @pytest.fixture
@@ -89,3 +90,22 @@ def test_publish_nowait_futures_complete_on_their_own_and_flush_leaves_nothing_p
     assert len({(f.result().partition, f.result().offset) for f in futures}) == 50
     assert publisher.flush() == 0
     publisher.close()
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity"])
+def test_event_text_with_a_non_json_number_is_refused(token: str) -> None:
+    with pytest.raises(ValueError, match=f"{token} is not a JSON number"):
+        parse_event_json('{"payload": {"a": ' + token + "}}")
+
+
+@pytest.mark.parametrize("number", [math.nan, math.inf, float("1e400")])
+def test_publishing_a_non_finite_number_is_refused_and_nothing_is_sent(
+    topics: Settings, number: float
+) -> None:
+    event = {"webhook_id": str(uuid.uuid4()), "event_type": "x", "payload": {"a": number}}
+    with (
+        Publisher(topics) as publisher,
+        pytest.raises(InvalidEventError, match=r"payload\.a: .* is not a JSON number"),
+    ):
+        publisher.publish("webhook.send", event)
+    assert sum(end_offsets(topics, f"{topics.kafka_topic_prefix}webhook.send")) == 0

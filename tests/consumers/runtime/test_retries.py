@@ -163,7 +163,9 @@ def test_bad_input_goes_to_the_dlq_once_while_good_events_around_it_are_handled(
         wait_until(lambda: len(journal.calls) == len(good))
         dead = read_topic(settings, probe_topics.dlq, count=len(bad))
     assert sorted(journal.ids()) == list(range(100, 112))
-    assert sorted(record.value or b"" for record in dead) == sorted(v or b"" for v in bad)
+    # The value over the limit is replaced by a marker: it might not fit the DLQ.
+    kept = [v or b"" for v in bad[:-1]] + [headers.DROPPED_VALUE]
+    assert sorted(record.value or b"" for record in dead) == sorted(kept)
     assert {record.headers[headers.ERROR_KIND] for record in dead} == {"fatal"}
     reasons = sorted(record.headers[headers.ERROR_MESSAGE] for record in dead)
     assert any("tombstone" in reason for reason in reasons)

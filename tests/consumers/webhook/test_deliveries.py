@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import secrets
 import uuid
 from collections.abc import AsyncIterator
 
 from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DataError
+from sqlalchemy.exc import DataError, OperationalError
 
 from consumers.webhook.deliveries import DeliveryRow, DeliveryWriter
 from schemas.tables import webhook_deliveries
@@ -70,6 +72,52 @@ def test_a_row_the_database_refuses_fails_alone(db: Engine) -> None:
     assert first is None and second is None
     assert isinstance(bad, DataError)
     assert count(db, "evt-mixed") == 2
+
+
+def test_a_row_over_the_index_entry_limit_fails_alone_instead_of_stalling_the_writer(
+    db: Engine,
+) -> None:
+    # Incompressible text: PostgreSQL compresses repetitive index entries below the limit.
+    huge_id = secrets.token_hex(4096)
+
+    async def scenario() -> tuple[BaseException | None, ...]:
+        async with DeliveryWriter(db) as writer:
+            return tuple(
+                await asyncio.wait_for(
+                    asyncio.gather(
+                        writer.write(delivery("evt-beside-huge", 1)),
+                        writer.write(delivery(huge_id, 1)),
+                        return_exceptions=True,
+                    ),
+                    timeout=20,
+                )
+            )
+
+    good, bad = asyncio.run(scenario())
+
+    assert good is None
+    assert isinstance(bad, OperationalError)
+    assert count(db, "evt-beside-huge") == 1
+
+
+def test_a_row_the_driver_cannot_encode_fails_alone(db: Engine) -> None:
+    unencodable = dataclasses.replace(delivery("evt-surrogate", 2), error_message="\ud800")
+
+    async def scenario() -> tuple[BaseException | None, ...]:
+        async with DeliveryWriter(db) as writer:
+            return tuple(
+                await asyncio.gather(
+                    writer.write(delivery("evt-surrogate", 1)),
+                    writer.write(unencodable),
+                    return_exceptions=True,
+                )
+            )
+
+    good, bad = asyncio.run(scenario())
+
+    assert good is None
+    assert isinstance(bad, Exception)
+    assert count(db, "evt-surrogate") == 1
 
 
 class Gate:

@@ -10,6 +10,7 @@ import pytest
 from consumers.webhook.guard import (
     BlockedTargetError,
     GuardedResolver,
+    canonical_address,
     check_literal_host,
     refusal_reason,
 )
@@ -81,3 +82,32 @@ def test_resolver_refuses_a_name_that_resolves_to_loopback() -> None:
 
     assert "localhost" in str(refused.value)
     assert refused.value.reason == "loopback"
+
+
+@pytest.mark.parametrize(
+    ("host", "address"),
+    [
+        ("2130706433", "127.0.0.1"),
+        ("0177.0.0.1", "127.0.0.1"),
+        ("127.1", "127.0.0.1"),
+        ("0", "0.0.0.0"),
+        ("0x7f.1", "127.0.0.1"),
+        ("0X7F000001", "127.0.0.1"),
+        ("127.0.0.1.", "127.0.0.1"),
+        ("134744072", "8.8.8.8"),
+        ("[::ffff:7f00:1]", "::ffff:7f00:1"),
+    ],
+)
+def test_every_numeric_spelling_of_a_host_is_read_as_its_address(host: str, address: str) -> None:
+    assert canonical_address(host) == ip_address(address)
+
+
+@pytest.mark.parametrize("host", ["1.2.3.4.5", "256.1", "1.16777216", "08.0.0.1", "1." + "9" * 40])
+def test_a_host_ending_in_a_number_that_is_no_address_is_refused(host: str) -> None:
+    with pytest.raises(ValueError, match="IPv4"):
+        canonical_address(host)
+
+
+@pytest.mark.parametrize("host", ["example.com", "1e3.com", "api.0x7f.dev"])
+def test_a_name_is_no_address(host: str) -> None:
+    assert canonical_address(host) is None

@@ -201,6 +201,17 @@ def test_retry_after_beyond_the_maximum_is_clamped(
     assert error.retry_after == 60.0
 
 
+@pytest.mark.parametrize("garbage", ["²", "9" * 5000, "Wed, 99 Foo 99999999 99:99:99 GMT"])
+def test_a_post_answered_with_a_garbage_retry_after_still_gets_its_row(
+    db: Engine, open_settings: Settings, garbage: str
+) -> None:
+    delivery = deliver(open_settings, db, Answer(503, {"Retry-After": garbage}))
+
+    assert isinstance(delivery.error, RetryableError)
+    assert (delivery.error.http_status, delivery.error.retry_after) == (503, None)
+    assert (delivery.row(db)["outcome"], delivery.row(db)["http_status"]) == ("retryable", 503)
+
+
 def test_404_is_fatal_e_http(db: Engine, open_settings: Settings) -> None:
     delivery = deliver(open_settings, db, Answer(status=404))
 
@@ -286,7 +297,21 @@ def test_unresolvable_host_is_retryable_e_dns(db: Engine, open_settings: Setting
     assert isinstance(error, RetryableError) and error.code == "E_DNS"
 
 
-@pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]"])
+LOOPBACK_SPELLINGS = [
+    "2130706433",
+    "0177.0.0.1",
+    "127.1",
+    "0x7f.1",
+    "0",
+    "127.0.0.1.",
+    "[::ffff:7f00:1]",
+]
+"""Numeric hosts that inet_aton or a browser read as 127.0.0.1 (or 0.0.0.0)."""
+
+
+@pytest.mark.parametrize(
+    "host", ["127.0.0.1", "localhost", "[::ffff:127.0.0.1]", *LOOPBACK_SPELLINGS]
+)
 def test_guard_refuses_a_loopback_target_without_any_connection(
     db: Engine, settings: Settings, host: str
 ) -> None:

@@ -55,6 +55,9 @@ def test_retry_after_is_clamped_to_the_limit() -> None:
     assert parse_retry_after("86400", now=NOW, limit=600) == 600.0
 
 
-@pytest.mark.parametrize("value", [None, "", "soon", "-5", "1.5"])
+@pytest.mark.parametrize(
+    "value",
+    [None, "", "soon", "-5", "1.5", "²", "٣", "9" * 5000, "Wed, 99 Foo 99999999 99:99:99 GMT"],
+)
 def test_missing_or_malformed_retry_after_is_ignored(value: str | None) -> None:
     assert parse_retry_after(value, now=NOW, limit=3600) is None
