@@ -17,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, RowMapping, select
+from sqlalchemy import Engine, RowMapping, insert, select
 
 from consumers.job import Context, Handler
 from consumers.webhook.job import JOB, open_webhook_handler
@@ -28,8 +28,9 @@ from consumers.webhook.registry import (
     get_endpoint,
     rotate_secret,
 )
+from consumers.webhook.signing import generate_secret
 from schemas.events import WebhookSend
-from schemas.tables import webhook_deliveries
+from schemas.tables import webhook_deliveries, webhooks
 from streamjobs.errors import FatalError, JobError, RetryableError
 from streamjobs.settings import Settings
 from tests.conftest import SettingsFactory
@@ -108,6 +109,18 @@ class Delivery:
         return row
 
 
+def store_endpoint(db: Engine, url: str) -> Endpoint:
+    """An active endpoint for ``url`` written straight into the table.
+
+    The way a host application may write it: ``webhooks add`` refuses numeric
+    spellings such as ``127.1`` itself, and the guard must refuse them anyway.
+    """
+    values = {"url": url, "secret": generate_secret()}
+    with db.begin() as connection:
+        row = connection.execute(insert(webhooks).values(values).returning(webhooks)).one()
+    return Endpoint(**row._mapping)
+
+
 def deliver(
     settings: Settings,
     db: Engine,
@@ -129,7 +142,7 @@ def deliver(
 
     async def scenario(handler: Handler[WebhookSend]) -> None:
         async with receiver:
-            endpoint = add_endpoint(db, receiver.url(host=host))
+            endpoint = store_endpoint(db, receiver.url(host=host))
             receiver.secret = (prepare(endpoint) or endpoint).secret
             error = await attempt(handler, event_for(endpoint.id), context(event_id))
             results.append(Delivery(error, receiver, event_id, endpoint))
