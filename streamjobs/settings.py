@@ -75,7 +75,7 @@ class Settings(BaseSettings):
     kafka_sasl_password: SecretStr | None = None
     kafka_topic_partitions: int = Field(6, ge=1)
     kafka_replication_factor: int = Field(-1, ge=-1)
-    kafka_commit_interval: Duration = 1.0
+    kafka_commit_interval: Duration = 0.05
     kafka_session_timeout: Duration = 45.0
     kafka_group_instance_id: str | None = None
     dlq_retention: Duration = 28 * 86400.0

@@ -139,7 +139,7 @@ def _runs(position: int, offsets: list[int]) -> list[int]:
 
 
 def _runs_bytes(runs: list[int], budget: int) -> tuple[bytes, int]:
-    """Varints of whole (incomplete, complete) pairs that fit ``budget``, and the offsets covered."""
+    """Varints of whole (incomplete, complete) pairs within ``budget``; the offsets covered."""
     out = bytearray()
     covered = 0
     for gap, length in zip(runs[::2], runs[1::2], strict=True):

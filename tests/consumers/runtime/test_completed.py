@@ -1,4 +1,4 @@
-"""Completed offsets survive a commit's metadata exactly, or shortened from the top; never widened."""
+"""Completed offsets survive a commit's metadata exactly, or cut from the top; never widened."""
 
 from __future__ import annotations
 
