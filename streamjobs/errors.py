@@ -1,12 +1,21 @@
-"""The exception hierarchy of streamjobs.
+"""The exception hierarchy of streamjobs: every exception class of the project.
 
 ::
 
-    StreamjobsError
-    +-- ConfigError          a setting or command-line value is malformed
-    +-- JobError             raised by a job handler; decides the message's fate
-        +-- RetryableError   try again later, through the next delay topic
-        +-- FatalError       never retry: straight to the dead-letter topic
+    StreamjobsError                  streamjobs.errors
+    +-- ConfigError                  a setting or command-line value is malformed
+    +-- PublishError                 producers.publisher: the broker did not confirm an event
+    +-- DlqReadError                 producers.dlq: a dead-letter topic was not delivered in time
+    +-- JobError                     raised by a job handler; decides the message's fate
+        +-- RetryableError           try again later, through the next delay topic
+        +-- FatalError               never retry: straight to the dead-letter topic
+            +-- BlockedTargetError   consumers.webhook.guard: the network guard refused a target
+
+    RuntimeError
+    +-- ServiceUnavailableError      tests.services: Kafka or PostgreSQL is not there (tests only)
+
+A handler's failure carries a ``code``: the runtime's own are in
+``consumers/runtime/codes.py``, each job's in ``consumers/<job>/codes.py``.
 """
 
 from __future__ import annotations
