@@ -67,10 +67,11 @@ run: install services topics migrate ## run the consumers in the foreground unti
 test: install services ## run the test suite (PYTEST_ARGS=... to select)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: install ## ruff check, ruff format --check, mypy
+lint: install ## ruff check, ruff format --check, mypy, import-linter
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: install services ## run every bench/bench_*.py
 	@shopt -s nullglob; scripts=(bench/bench_*.py); \
