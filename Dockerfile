@@ -22,7 +22,7 @@ RUN useradd --system --uid 10001 --user-group --no-create-home \
     --shell /usr/sbin/nologin streamjobs
 USER streamjobs
 WORKDIR /tmp
-# The scheduler's HTTP trigger (POST /cron/cleanup), once it exists.
+# The scheduler's HTTP trigger (POST /api/cron/cleanup, GET /healthz).
 EXPOSE 8000
 ENTRYPOINT ["streamjobs"]
 CMD ["--help"]

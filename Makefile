@@ -21,6 +21,7 @@ PYTEST_ARGS ?=
 # them run in the foreground until Ctrl-C. The scheduler joins with one line:
 #   RUN_PROCESSES += 'streamjobs scheduler'
 RUN_PROCESSES := 'streamjobs consume all'
+RUN_PROCESSES += 'streamjobs scheduler'
 
 .PHONY: help install services services-down services-status topics migrate run \
 	test lint bench clean
@@ -60,7 +61,7 @@ migrate: install services ## migrate the database to the newest revision
 # dev/supervise.sh starts every process and, on Ctrl-C or SIGTERM, stops them
 # all and waits while they drain. make itself still reports "Interrupt" for
 # Ctrl-C: that is make's own message, not a failed shutdown.
-run: install services topics migrate ## run the consumers in the foreground until Ctrl-C
+run: install services topics migrate ## run the consumers and the scheduler in the foreground until Ctrl-C
 	PATH="$(CURDIR)/$(BIN):$$PATH" dev/supervise.sh $(RUN_PROCESSES)
 
 # Tests create their own topics (unique prefix) and migrate the database.
@@ -76,7 +77,7 @@ lint: install ## ruff check, ruff format --check, mypy, import-linter
 bench: install services ## run every bench/bench_*.py
 	@shopt -s nullglob; scripts=(bench/bench_*.py); \
 	if (( $${#scripts[@]} == 0 )); then echo "no bench/bench_*.py scripts yet"; exit 0; fi; \
-	for f in "$${scripts[@]}"; do echo "== $$f"; $(BIN)/python "$$f"; done
+	for f in "$${scripts[@]}"; do echo "== $$f"; PYTHONPATH=. $(BIN)/python "$$f"; done
 
 clean: ## stop the services and delete their data, logs and jars (.dev)
 	dev/services.sh clean

@@ -28,6 +28,9 @@ class CatalogEntry(NamedTuple):
 
 CATALOG: dict[str, CatalogEntry] = {
     "webhook": CatalogEntry("consumers.webhook.job", 100),
+    "email": CatalogEntry("consumers.email.job", 4),
+    "email-batch": CatalogEntry("consumers.email.batch", 2),
+    "cleanup": CatalogEntry("consumers.cleanup.job", 1),
 }
 """Every runnable job, by name."""
 

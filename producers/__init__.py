@@ -1,5 +1,8 @@
-"""Publishing events: the API for Python services, the ``produce`` CLI, DLQ replay."""
+"""Publishing events: the API for Python services, the ``produce`` CLI, DLQ replay.
 
-from producers.publisher import Delivered, Publisher, PublishError
+Imports neither ``consumers`` nor the database, so any service can use it.
+"""
 
-__all__ = ["Delivered", "PublishError", "Publisher"]
+from producers.publisher import Delivered, InvalidEventError, Publisher, PublishError
+
+__all__ = ["Delivered", "InvalidEventError", "PublishError", "Publisher"]

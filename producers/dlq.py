@@ -7,7 +7,10 @@ began, so it never waits for new messages.
 Replaying publishes a dead letter's key and value, bytes unchanged, to the
 main topic with the same ``event-id`` and without the runtime's routing
 headers, so it starts again at attempt 1; ``x-replayed-from`` names the dead
-letter. Replaying twice sends twice: receivers dedupe by event id.
+letter. ``producers.replay`` remembers how far a replay got.
+
+A scan given a cursor group starts each partition at that group's committed
+offset instead of the beginning; it still commits nothing itself.
 """
 
 from __future__ import annotations
@@ -25,14 +28,14 @@ from producers.publisher import Delivered, Publisher
 from schemas import headers
 from schemas.headers import ErrorKind, HeaderList
 from streamjobs.errors import StreamjobsError
-from streamjobs.kafka import client_config
+from streamjobs.kafka import client_config, watermark_offsets
 from streamjobs.settings import Settings, parse_duration
 
 READ_TIMEOUT = 30.0
 """Seconds a read may go without a message before it fails."""
 
-BATCH = 500
-"""Messages fetched per ``consume`` call."""
+QUEUED_KBYTES = 8192
+"""Kilobytes a reader prefetches at most (librdkafka's default is 64 MiB)."""
 
 
 class DlqReadError(StreamjobsError):
@@ -90,6 +93,16 @@ class DeadLetter:
         return self.received.get(headers.ERROR_KIND)
 
     @property
+    def error_class(self) -> str | None:
+        """``x-error-class``, if present."""
+        return self.received.get(headers.ERROR_CLASS)
+
+    @property
+    def key_text(self) -> str | None:
+        """The key as text (undecodable bytes replaced), or None without a key."""
+        return None if self.key is None else self.key.decode("utf-8", "replace")
+
+    @property
     def last_failure_ms(self) -> int | None:
         """``x-last-failure-at`` in epoch ms, if present and a number."""
         try:
@@ -104,6 +117,8 @@ class Selection:
 
     Args:
         event_ids: event ids to keep (default: any).
+        keys: message keys to keep, as text (default: any).
+        error_classes: ``x-error-class`` values to keep (default: any).
         error_kind: ``retryable``, ``fatal`` or ``exhausted`` (default: any).
         since_ms: keep failures at or after this epoch ms (default: no bound).
         until_ms: keep failures at or before this epoch ms (default: no bound).
@@ -111,6 +126,8 @@ class Selection:
     """
 
     event_ids: frozenset[str] = frozenset()
+    keys: frozenset[str] = frozenset()
+    error_classes: frozenset[str] = frozenset()
     error_kind: ErrorKind | None = None
     since_ms: int | None = None
     until_ms: int | None = None
@@ -119,6 +136,10 @@ class Selection:
     def matches(self, letter: DeadLetter) -> bool:
         """Whether ``letter`` meets every criterion; a time bound needs ``x-last-failure-at``."""
         if self.event_ids and letter.event_id not in self.event_ids:
+            return False
+        if self.keys and letter.key_text not in self.keys:
+            return False
+        if self.error_classes and letter.error_class not in self.error_classes:
             return False
         if self.error_kind is not None and letter.error_kind != self.error_kind:
             return False
@@ -138,7 +159,8 @@ class Scan:
     """The dead letters of one topic that a selection keeps, read once, in partition order.
 
     Use as a context manager; iterate inside it. ``read`` and ``matched`` count
-    as it goes; ``limited`` says whether the limit stopped it early.
+    as it goes; ``limited`` says whether the limit stopped it early; ``total``
+    is how many dead letters the scan will read at most, known once it started.
 
     Args:
         settings: brokers and security.
@@ -146,6 +168,9 @@ class Scan:
         selection: what to keep (default: everything).
         timeout: seconds a partition may go without a message before
             ``DlqReadError`` (default ``READ_TIMEOUT``).
+        cursor: a consumer group whose committed offsets the scan starts from
+            (default: none, read from the beginning).
+        from_start: with ``cursor``, ignore its offsets and start at the beginning.
     """
 
     def __init__(
@@ -155,25 +180,43 @@ class Scan:
         selection: Selection | None = None,
         *,
         timeout: float = READ_TIMEOUT,
+        cursor: str | None = None,
+        from_start: bool = False,
     ) -> None:
         self.topic = topic
         self.selection = selection or Selection()
         self.read = 0
         self.matched = 0
+        self.total = 0
         self.limited = False
         self._timeout = timeout
-        self._consumer = Consumer(_reader_config(settings))
+        self._resume = cursor is not None and not from_start
+        self._consumer = Consumer(_reader_config(settings, cursor))
 
     def __iter__(self) -> Iterator[DeadLetter]:
+        return (letter for letter, matched in self.letters() if matched)
+
+    def letters(self) -> Iterator[tuple[DeadLetter, bool]]:
+        """Every dead letter read, with whether the selection keeps it; stops at the limit."""
         for message in self._messages():
             self.read += 1
             letter = DeadLetter.of(message)
-            if self.selection.matches(letter):
-                self.matched += 1
-                yield letter
-                if self.matched == self.selection.limit:
-                    self.limited = True
-                    return
+            matched = self.selection.matches(letter)
+            self.matched += matched
+            yield letter, matched
+            if matched and self.matched == self.selection.limit:
+                self.limited = True
+                return
+
+    def commit(self, positions: dict[int, int]) -> None:
+        """Store ``positions`` (partition: next offset to read) as the cursor group's offsets.
+
+        Raises:
+            KafkaException: the broker refused the commit.
+        """
+        if positions:
+            offsets = [TopicPartition(self.topic, p, o) for p, o in sorted(positions.items())]
+            self._consumer.commit(offsets=offsets, asynchronous=False)
 
     def _messages(self) -> Iterator[Message]:
         metadata = self._consumer.list_topics(self.topic, timeout=self._timeout).topics[self.topic]
@@ -181,11 +224,24 @@ class Scan:
             raise DlqReadError(f"cannot read {self.topic}: {metadata.error.str()}")
         partitions = [TopicPartition(self.topic, number) for number in sorted(metadata.partitions)]
         ends = [
-            self._consumer.get_watermark_offsets(partition, timeout=self._timeout)
+            watermark_offsets(self._consumer, partition, timeout=self._timeout)
             for partition in partitions
         ]  # all taken before reading, so what arrives meanwhile is left out
-        for partition, (low, high) in zip(partitions, ends, strict=True):
-            yield from self._partition(partition, low, high)
+        starts = self._starts(partitions, ends)
+        self.total = sum(
+            max(high - start, 0) for start, (_, high) in zip(starts, ends, strict=True)
+        )
+        for partition, start, (_, high) in zip(partitions, starts, ends, strict=True):
+            yield from self._partition(partition, start, high)
+
+    def _starts(self, partitions: list[TopicPartition], ends: list[tuple[int, int]]) -> list[int]:
+        """Where each partition's read begins: the low watermark, or the cursor when later."""
+        lows = [low for low, _ in ends]
+        if not self._resume:
+            return lows
+        committed = self._consumer.committed(partitions, timeout=self._timeout)
+        # A negative offset means nothing committed yet; retention may have passed the cursor.
+        return [max(tp.offset, low) for tp, low in zip(committed, lows, strict=True)]
 
     def _partition(self, partition: TopicPartition, low: int, high: int) -> Iterator[Message]:
         """``partition``'s messages from offset ``low`` up to, not including, ``high``."""
@@ -227,10 +283,12 @@ class Scan:
         self._consumer.close()
 
 
-def _reader_config(settings: Settings) -> dict[str, Any]:
+def _reader_config(settings: Settings, cursor: str | None) -> dict[str, Any]:
     # librdkafka wants a group id even though an assigning reader never joins it.
     return client_config(settings) | {
-        "group.id": settings.prefixed("streamjobs.dlq-reader"),
+        "group.id": cursor or settings.prefixed("streamjobs.dlq-reader"),
+        # Bounds what is prefetched, so a DLQ of any size is read in bounded memory.
+        "queued.max.messages.kbytes": QUEUED_KBYTES,
         "enable.auto.commit": False,
         "enable.auto.offset.store": False,
         "auto.offset.reset": "earliest",
@@ -269,11 +327,9 @@ def replay(publisher: Publisher, letter: DeadLetter, topic: str) -> Delivered:
     Raises:
         PublishError: the broker did not confirm the write.
     """
-    delivered = publisher.publish_raw(
+    return publisher.publish_raw(
         topic, letter.value, key=letter.key, headers=replay_headers(letter)
     )
-    assert delivered is not None  # publish_raw waits by default
-    return delivered
 
 
 def parse_instant(text: str, *, now: float | None = None) -> int:

@@ -7,31 +7,77 @@ Unknown fields are refused so that a misspelt field fails loudly.
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StringConstraints,
     ValidationError,
+    WithJsonSchema,
     model_validator,
 )
 
 EMAIL_BATCH_MAX = 1000
 """Most emails one ``email.send-batch`` event may carry; it is sent in chunks."""
 
+_MAILBOX = r"[^\s@<>(),;:\"\[\]]+@[^\s@<>(),;:\"\[\]]+\.[^\s@<>(),;:\"\[\]]+"
+
+ADDRESS_PATTERN = rf"^(?:{_MAILBOX}|[^<>]*<{_MAILBOX}>)$"
+"""An address, bare or after a display name; the domain needs a dot."""
+
+_ADDRESS = re.compile(ADDRESS_PATTERN)
+
+EMAIL_RECIPIENTS_MAX = 50
+"""Most addresses in one of ``to``, ``cc``, ``bcc`` (Resend's limit)."""
+
+
+def _check_address(value: str) -> str:
+    if not _ADDRESS.match(value):
+        raise ValueError("not an email address such as ada@example.com or Ada <ada@example.com>")
+    return value
+
+
+def _listed(value: object) -> object:
+    return [value] if isinstance(value, str) else value
+
+
 Address = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=3, max_length=320, pattern=r"@")
+    str,
+    StringConstraints(strip_whitespace=True, min_length=3, max_length=320),
+    AfterValidator(_check_address),
+    Field(json_schema_extra={"pattern": ADDRESS_PATTERN}),
 ]
 """An email address, optionally with a display name: ``Ada <ada@example.com>``."""
 
+Addresses = Annotated[
+    list[Address],
+    BeforeValidator(_listed),
+    Field(min_length=1, max_length=EMAIL_RECIPIENTS_MAX),
+    WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "pattern": ADDRESS_PATTERN, "maxLength": 320},
+                {
+                    "type": "array",
+                    "items": {"type": "string", "pattern": ADDRESS_PATTERN, "maxLength": 320},
+                    "minItems": 1,
+                    "maxItems": EMAIL_RECIPIENTS_MAX,
+                },
+            ]
+        }
+    ),
+]
+"""One address or a list of 1 to 50; read as a list."""
+
 MAX_VALIDATION_ERRORS = 5
 """Validation problems listed in one error message; the rest are counted."""
-
-Addresses = Address | Annotated[list[Address], Field(min_length=1, max_length=50)]
 
 
 class Event(BaseModel):
@@ -83,9 +129,19 @@ class EmailSend(Event):
 
 
 class EmailSendBatch(Event):
-    """``email.send-batch``: many emails, sent in chunks through Resend's batch API."""
+    """``email.send-batch``: many emails, sent in chunks through Resend's batch API.
 
-    emails: list[EmailSend] = Field(min_length=1, max_length=EMAIL_BATCH_MAX)
+    Each email is an ``email.send`` object without ``attachments`` or
+    ``scheduled_at`` (Resend refuses both in a batch). The job validates each
+    one on its own, so that one invalid email is rejected alone and never
+    blocks the others.
+    """
+
+    emails: list[dict[str, Any]] = Field(
+        min_length=1,
+        max_length=EMAIL_BATCH_MAX,
+        description="email.send objects, each validated on its own by the consumer",
+    )
 
 
 class AuditCleanup(Event):

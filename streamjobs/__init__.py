@@ -8,6 +8,7 @@ imports flow one way, from the bottom up (DESIGN.md "Layout"):
 ::
 
     streamjobs.cli | streamjobs.web                      the surfaces
+    streamjobs.status                                    the status report they show
     consumers | scheduler                                runtime and jobs; the publisher
     producers                                            publish API, DLQ scan and replay
     streamjobs.kafka | streamjobs.database | .sentry     clients configured from settings

@@ -5,11 +5,15 @@
     StreamjobsError                  streamjobs.errors
     +-- ConfigError                  a setting or command-line value is malformed
     +-- PublishError                 producers.publisher: the broker did not confirm an event
+    +-- InvalidEventError            producers.publisher: an event fails its topic's model
+    |                                (also a ValueError)
+    +-- KafkaUnavailableError        streamjobs.status: the broker did not answer in time
     +-- DlqReadError                 producers.dlq: a dead-letter topic was not delivered in time
     +-- JobError                     raised by a job handler; decides the message's fate
         +-- RetryableError           try again later, through the next delay topic
         +-- FatalError               never retry: straight to the dead-letter topic
             +-- BlockedTargetError   consumers.webhook.guard: the network guard refused a target
+            +-- WebhookDisabledError consumers.webhook.endpoints: the endpoint is disabled
 
     RuntimeError
     +-- ServiceUnavailableError      tests.services: Kafka or PostgreSQL is not there (tests only)

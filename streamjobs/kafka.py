@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from confluent_kafka import KafkaError, KafkaException
+from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from confluent_kafka.admin import AdminClient
 from confluent_kafka.cimpl import NewTopic
 
@@ -22,6 +22,15 @@ ADMIN_TIMEOUT = 30.0
 
 LEADER_POLL_INTERVAL = 0.1
 """Seconds between metadata checks while new topics get their partition leaders."""
+
+LEADERLESS = frozenset(
+    {
+        KafkaError.NOT_LEADER_FOR_PARTITION,
+        KafkaError.LEADER_NOT_AVAILABLE,
+        KafkaError.UNKNOWN_TOPIC_OR_PART,
+    }
+)
+"""Errors of a partition whose leader is not known yet (just created, or moving): retried."""
 
 
 def client_config(settings: Settings) -> dict[str, Any]:
@@ -169,3 +178,28 @@ def _wait_for_leaders(admin: AdminClient, topics: list[str]) -> None:
             time.sleep(LEADER_POLL_INTERVAL)
     if pending:
         raise KafkaException(KafkaError(KafkaError._TIMED_OUT, f"no leader yet: {sorted(pending)}"))
+
+
+def watermark_offsets(
+    consumer: Consumer, partition: TopicPartition, *, timeout: float = ADMIN_TIMEOUT
+) -> tuple[int, int]:
+    """The low and high watermark of ``partition``, waiting out a leader election.
+
+    Right after ``topics create`` a partition's leader may not be known to
+    every client yet; the broker answers ``NOT_LEADER_FOR_PARTITION`` until it
+    is, so those errors are retried until ``timeout`` seconds have passed.
+
+    Raises:
+        KafkaException: another error, or still no leader after ``timeout``.
+    """
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            low, high = consumer.get_watermark_offsets(
+                partition, timeout=max(deadline - time.monotonic(), LEADER_POLL_INTERVAL)
+            )
+            return int(low), int(high)
+        except KafkaException as exc:
+            if exc.args[0].code() not in LEADERLESS or time.monotonic() >= deadline:
+                raise
+        time.sleep(LEADER_POLL_INTERVAL)

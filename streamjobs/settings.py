@@ -94,11 +94,72 @@ class Settings(BaseSettings):
     consumer_max_parked: int = Field(10_000, ge=0)
     max_message_bytes: int = Field(1_000_000, ge=1)
 
+    max_event_bytes: int = Field(
+        256 * 1024,
+        ge=1024,
+        le=16 * 1024 * 1024,
+        description="largest event JSON the producer API and `produce` publish; larger is refused",
+    )
+
     webhook_connect_timeout: Duration = 5.0
     webhook_timeout: Duration = 15.0
     webhook_allow_private_networks: bool = False
     webhook_config_cache_ttl: Duration = Field(30.0, ge=0, le=30)
     webhook_secret_grace: Duration = 24 * 3600.0
+
+    resend_api_key: SecretStr | None = Field(
+        None, description="Resend API key (re_...); unset, the email jobs pause and say so"
+    )
+    resend_api_url: str = Field(
+        "https://api.resend.com", min_length=1, description="base URL of the Resend API"
+    )
+    resend_rate_limit: int = Field(
+        2, ge=1, le=1000, description="Resend requests per second per process, both email jobs"
+    )
+    resend_connect_timeout: Duration = Field(
+        5.0, gt=0, le=60, description="connect timeout of a Resend request"
+    )
+    resend_timeout: Duration = Field(
+        30.0, gt=0, le=300, description="total timeout of a Resend request"
+    )
+    email_from: str | None = Field(
+        None, min_length=3, description="sender of an email whose event has no `from`"
+    )
+    email_batch_size: int = Field(
+        10, ge=1, le=100, description="emails per Resend batch request (Resend takes 100)"
+    )
+    email_quota_probe_interval: Duration = Field(
+        3600.0,
+        ge=1,
+        le=86400,
+        description="pause between probes while a monthly quota or the API key stops sending",
+    )
+
+    cleanup_retention_days: int = Field(
+        90, ge=1, le=3650, description="days of audit and system logs kept, unless the event says"
+    )
+    cleanup_batch_size: int = Field(
+        10_000, ge=1, le=1_000_000, description="rows deleted per transaction"
+    )
+    cleanup_monitor_checkin_margin: Duration = Field(
+        600.0, ge=60, le=86_400, description="Sentry Crons: lateness before a run counts as missed"
+    )
+    cleanup_monitor_max_runtime: Duration = Field(
+        3600.0, ge=60, le=86_400, description="Sentry Crons: runtime after which a run timed out"
+    )
+
+    cron_secret: SecretStr | None = Field(
+        None, description="bearer token of POST /api/cron/cleanup; unset: the trigger answers 503"
+    )
+    scheduler_http_host: str = Field(
+        "127.0.0.1", min_length=1, description="address the scheduler's HTTP trigger binds"
+    )
+    scheduler_http_port: int = Field(
+        8000, ge=0, le=65_535, description="port of the scheduler's HTTP trigger (0: any free one)"
+    )
+    cleanup_catchup_grace: Duration = Field(
+        20 * 3600.0, ge=0, le=86_400, description="how late a missed daily slot is still run"
+    )
 
     sentry_dsn: SecretStr | None = None
     sentry_environment: str | None = None

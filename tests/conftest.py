@@ -12,6 +12,7 @@ from sqlalchemy import Engine, text
 from schemas.tables import metadata
 from streamjobs import database
 from streamjobs.settings import Settings, load_settings
+from tests.sentry_support import SentryInbox, receiving_sentry
 from tests.services import Services, discover
 
 TEST_PARTITIONS = 3
@@ -71,3 +72,10 @@ def db(migrated_engine: Engine) -> Engine:
     with migrated_engine.begin() as connection:
         connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
     return migrated_engine
+
+
+@pytest.fixture
+def sentry_inbox() -> Iterator[SentryInbox]:
+    """A local stand-in for Sentry's ingest; point ``SENTRY_DSN`` at ``sentry_inbox.dsn``."""
+    with receiving_sentry() as inbox:
+        yield inbox

@@ -103,7 +103,14 @@ def test_app_services_can_scale(services: dict[str, Service]) -> None:
     # A fixed container name or host port would make `--scale name=3` fail.
     for name, spec in app_services(services).items():
         assert "container_name" not in spec, name
-        assert "ports" not in spec, name
+        assert "ports" not in spec or name == "scheduler", name
+
+
+def test_the_scheduler_publishes_its_trigger_on_the_hosts_loopback_only(
+    services: dict[str, Service],
+) -> None:
+    assert services["scheduler"]["ports"] == ["127.0.0.1:8000:8000"]
+    assert services["scheduler"]["environment"]["SCHEDULER_HTTP_HOST"] == "0.0.0.0"
 
 
 def test_init_creates_topics_and_migrates_once_infrastructure_is_healthy(
@@ -134,7 +141,7 @@ def test_app_services_share_one_environment(services: dict[str, Service]) -> Non
     assert env["KAFKA_BOOTSTRAP_SERVERS"] == "redpanda:9092"
     assert env["DATABASE_URL"].startswith("postgresql+psycopg://")
     assert "@postgres:5432/" in env["DATABASE_URL"]
-    for secret in ("SENTRY_DSN",):
+    for secret in ("SENTRY_DSN", "CRON_SECRET"):
         assert env[secret] == f"${{{secret}:-}}", "secrets come from the host, empty if unset"
 
 

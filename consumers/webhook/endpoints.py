@@ -23,6 +23,12 @@ from streamjobs.errors import FatalError, RetryableError
 
 logger = logging.getLogger(__name__)
 
+
+class WebhookDisabledError(FatalError):
+    """The endpoint is disabled; the event is parked in the DLQ under this class name
+    until ``webhooks enable`` and a replay by key (``--error-class WebhookDisabledError``)."""
+
+
 _Entry = tuple[float, "asyncio.Future[Endpoint | None]"]
 
 
@@ -56,7 +62,9 @@ class EndpointCache:
             raise FatalError(f"unknown webhook {webhook_id}", code=E_UNKNOWN_WEBHOOK)
         if not endpoint.active:
             reason = endpoint.disabled_reason or "no reason given"
-            raise FatalError(f"webhook {webhook_id} is disabled: {reason}", code=E_WEBHOOK_DISABLED)
+            raise WebhookDisabledError(
+                f"webhook {webhook_id} is disabled: {reason}", code=E_WEBHOOK_DISABLED
+            )
         return endpoint
 
     async def disable(self, webhook_id: uuid.UUID, reason: str) -> None:

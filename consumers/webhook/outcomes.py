@@ -48,6 +48,8 @@ class Outcome:
         message: what went wrong, for people; None on success.
         retry_after: seconds the receiver asked us to wait (already clamped).
         excerpt: the start of the receiver's body, when it answered.
+        error: the ``FatalError`` it was made of, raised again as it is, so that
+            the DLQ's ``x-error-class`` names its class (``WebhookDisabledError``).
     """
 
     kind: Kind
@@ -56,6 +58,7 @@ class Outcome:
     message: str | None = None
     retry_after: float | None = None
     excerpt: str | None = None
+    error: FatalError | None = None
 
     def raise_if_failed(self) -> None:
         """Raise the ``RetryableError`` or ``FatalError`` this outcome stands for."""
@@ -65,7 +68,7 @@ class Outcome:
                 message, code=self.code, http_status=self.http_status, retry_after=self.retry_after
             )
         if self.kind == "fatal":
-            raise FatalError(message, code=self.code, http_status=self.http_status)
+            raise self.error or FatalError(message, code=self.code, http_status=self.http_status)
 
 
 def outcome_of_reply(reply: Reply, *, retry_after_max: float, now: datetime) -> Outcome:
@@ -154,7 +157,11 @@ def outcome_of_error(error: Exception) -> Outcome:
 def _outcome_of_job_error(error: JobError) -> Outcome:
     if isinstance(error, FatalError):
         return Outcome(
-            kind="fatal", code=error.code, message=error.message, http_status=error.http_status
+            kind="fatal",
+            code=error.code,
+            message=error.message,
+            http_status=error.http_status,
+            error=error,
         )
     retry_after = error.retry_after if isinstance(error, RetryableError) else None
     return Outcome(

@@ -9,12 +9,13 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, Update, func, insert, select, update
 
 from consumers.webhook.signing import generate_secret
-from schemas.tables import webhooks
+from schemas.tables import webhook_deliveries, webhooks
 from streamjobs.errors import ConfigError
 
 URL_SCHEMES = frozenset({"http", "https"})
@@ -115,6 +116,66 @@ def disable_endpoint(engine: Engine, webhook_id: uuid.UUID, reason: str) -> Endp
         disabled_reason=reason,
     )
     return _update_one(engine, webhook_id, statement)
+
+
+def enable_endpoint(engine: Engine, webhook_id: uuid.UUID) -> Endpoint | None:
+    """Mark the endpoint active again, clearing when and why it was disabled.
+
+    Returns the row, or None when there is none. Deliveries resume within
+    ``WEBHOOK_CONFIG_CACHE_TTL``; events parked meanwhile wait in the DLQ.
+    """
+    statement = update(webhooks).values(active=True, disabled_at=None, disabled_reason=None)
+    return _update_one(engine, webhook_id, statement)
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryStats:
+    """An endpoint's record in ``webhook_deliveries``.
+
+    Args:
+        attempts: attempts logged.
+        successes: attempts that succeeded.
+        last_success_at: when the newest success was logged; None if none.
+        recent: the newest attempts, newest first (at most the number asked for).
+    """
+
+    attempts: int
+    successes: int
+    last_success_at: datetime | None
+    recent: list[dict[str, Any]]
+
+    @property
+    def success_rate(self) -> float | None:
+        """Successes over attempts; None before the first attempt."""
+        return None if self.attempts == 0 else self.successes / self.attempts
+
+
+RECENT_COLUMNS = ("created_at", "event_id", "attempt", "outcome", "http_status", "error_code")
+"""Columns of ``webhook_deliveries`` that ``delivery_stats`` returns per recent attempt."""
+
+
+def delivery_stats(engine: Engine, webhook_id: uuid.UUID, *, recent: int = 10) -> DeliveryStats:
+    """Success rate, last success and the newest ``recent`` attempts of ``webhook_id``."""
+    log = webhook_deliveries.c
+    mine = log.webhook_id == webhook_id
+    success = log.outcome == "success"
+    totals = select(
+        func.count(),
+        func.count().filter(success),
+        func.max(log.created_at).filter(success),
+    ).where(mine)
+    newest = (
+        select(*(log[name] for name in RECENT_COLUMNS))
+        .where(mine)
+        .order_by(log.created_at.desc(), log.id.desc())
+        .limit(recent)
+    )
+    with engine.connect() as connection:
+        attempts, successes, last_success_at = connection.execute(totals).one()
+        rows = [dict(row._mapping) for row in connection.execute(newest)]
+    return DeliveryStats(
+        attempts=attempts, successes=successes, last_success_at=last_success_at, recent=rows
+    )
 
 
 def rotate_secret(engine: Engine, webhook_id: uuid.UUID, *, grace: float) -> Endpoint | None:

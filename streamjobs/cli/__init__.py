@@ -12,7 +12,17 @@ import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
-from streamjobs.cli import config, consume, database, dlq, produce, topics, webhooks
+from streamjobs.cli import (
+    config,
+    consume,
+    database,
+    dlq,
+    produce,
+    scheduler,
+    status,
+    topics,
+    webhooks,
+)
 from streamjobs.errors import ConfigError
 from streamjobs.logs import configure_logging
 from streamjobs.settings import load_settings
@@ -32,7 +42,7 @@ def build_parser() -> Parser:
     """The full command tree."""
     parser = Parser(prog="streamjobs", description=__doc__.splitlines()[0])
     commands = parser.add_subparsers(dest="command", required=True, parser_class=Parser)
-    for module in (consume, produce, dlq, topics, database, webhooks, config):
+    for module in (consume, produce, dlq, topics, database, webhooks, status, config, scheduler):
         module.register(commands)
     return parser
 

@@ -9,10 +9,10 @@ import json
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from producers.dlq import DeadLetter, Scan, Selection, parse_instant, replay
-from producers.publisher import Publisher
+from producers.dlq import DeadLetter, Scan, Selection, parse_instant
+from producers.replay import Replay, ReplayCounts, cursor_group
 from schemas import headers
 from schemas.headers import ERROR_KINDS
 from schemas.topics import REGISTRY, find_spec
@@ -24,9 +24,24 @@ MESSAGE_WIDTH = 80
 """Characters of ``x-error-message`` a text line shows."""
 
 REPLAY_NOTE = (
-    "A replay keeps the event id, so receivers that dedupe by it see the same event; "
-    "replaying twice sends twice."
+    "A replay keeps the event id, so receivers that dedupe by it see the same event. "
+    "It remembers how far it got for these criteria: run again, it sends only dead letters "
+    "that arrived since; --from-start sends them all again."
 )
+
+INTERRUPTED = 130
+"""Exit status after Ctrl-C (what was confirmed is remembered)."""
+
+BAR_WIDTH = 30
+"""Characters of the progress bar."""
+
+
+class Instant(NamedTuple):
+    """A ``--since``/``--until`` value: as typed (the replay cursor's identity) and in epoch ms."""
+
+    text: str
+    epoch_ms: int
+
 
 Command = Callable[[argparse.Namespace, Settings], int]
 
@@ -56,6 +71,11 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     replaying.add_argument(
         "--dry-run", action="store_true", help="print what would be replayed; send nothing"
     )
+    replaying.add_argument(
+        "--from-start",
+        action="store_true",
+        help="ignore how far earlier replays with these criteria got; replay everything again",
+    )
     replaying.set_defaults(run=_reporting(run_replay))
 
 
@@ -69,6 +89,20 @@ def _add_selection(command: argparse.ArgumentParser) -> None:
     command.add_argument(
         "--event-id", action="append", default=[], metavar="ID", help="this event (repeatable)"
     )
+    command.add_argument(
+        "--key",
+        action="append",
+        default=[],
+        metavar="KEY",
+        help="messages with this key (repeatable)",
+    )
+    command.add_argument(
+        "--error-class",
+        action="append",
+        default=[],
+        metavar="CLASS",
+        help="failures whose x-error-class is CLASS, such as WebhookDisabledError (repeatable)",
+    )
     command.add_argument("--error-kind", choices=ERROR_KINDS, help="failures of this kind")
     for bound, meaning in (("since", "at or after"), ("until", "at or before")):
         command.add_argument(
@@ -80,9 +114,9 @@ def _add_selection(command: argparse.ArgumentParser) -> None:
     command.add_argument("--limit", type=_positive, metavar="N", help="stop after N matches")
 
 
-def _instant(text: str) -> int:
+def _instant(text: str) -> Instant:
     try:
-        return parse_instant(text)
+        return Instant(text, parse_instant(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -107,20 +141,36 @@ def _reporting(run: Command) -> Command:
     return reported
 
 
-def _scan(args: argparse.Namespace, settings: Settings) -> Scan:
-    selection = Selection(
+def _selection(args: argparse.Namespace) -> Selection:
+    return Selection(
         event_ids=frozenset(args.event_id),
+        keys=frozenset(args.key),
+        error_classes=frozenset(args.error_class),
         error_kind=args.error_kind,
-        since_ms=args.since,
-        until_ms=args.until,
+        since_ms=None if args.since is None else args.since.epoch_ms,
+        until_ms=None if args.until is None else args.until.epoch_ms,
         limit=args.limit,
     )
-    return Scan(settings, topic_set(settings, find_spec(args.topic)).dlq, selection)
+
+
+def _criteria(args: argparse.Namespace) -> list[str]:
+    """The selection as typed, less ``--limit``: what names the replay cursor."""
+    typed = [f"--event-id={v}" for v in args.event_id] + [f"--key={v}" for v in args.key]
+    typed += [f"--error-class={v}" for v in args.error_class]
+    if args.error_kind is not None:
+        typed.append(f"--error-kind={args.error_kind}")
+    typed += [
+        f"--{name}={getattr(args, name).text}"
+        for name in ("since", "until")
+        if getattr(args, name) is not None
+    ]
+    return typed
 
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
     """Print each matching dead letter (a line, or JSON with ``--json``), then a summary."""
-    with _scan(args, settings) as scan:
+    dlq = topic_set(settings, find_spec(args.topic)).dlq
+    with Scan(settings, dlq, _selection(args)) as scan:
         for letter in scan:
             print(_as_json(letter) if args.json else _line(letter))
     print(_summary("listed", scan), file=sys.stderr if args.json else sys.stdout)
@@ -128,25 +178,61 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_replay(args: argparse.Namespace, settings: Settings) -> int:
-    """Publish each matching dead letter to the main topic (none with ``--dry-run``)."""
-    main = topic_set(settings, find_spec(args.topic)).main
-    publisher = None if args.dry_run else Publisher(settings)
-    with _scan(args, settings) as scan:
-        for letter in scan:
-            print(_replay_one(letter, main, publisher))
-    verb = "would replay" if publisher is None else "replayed"
-    print(f"{_summary(verb, scan)} to {main}" + (" (dry run: nothing sent)" * args.dry_run))
-    return 0
+    """Re-send matching dead letters not yet replayed with these criteria; print a summary.
 
-
-def _replay_one(letter: DeadLetter, topic: str, publisher: Publisher | None) -> str:
-    if publisher is None:
-        return f"would replay  {_line(letter)}"
-    delivered = replay(publisher, letter, topic)
-    return (
-        f"replayed  {letter.partition}:{letter.offset}  {letter.event_id}"
-        f"  -> {delivered.topic} partition {delivered.partition} offset {delivered.offset}"
+    With ``--dry-run`` print each that would move and send nothing. Exit 1
+    when the broker refused a re-send, 130 after Ctrl-C.
+    """
+    topics = topic_set(settings, find_spec(args.topic))
+    progress = _ProgressBar() if sys.stderr.isatty() and not args.dry_run else None
+    replay = Replay(
+        settings,
+        topics,
+        cursor=cursor_group(settings, args.topic, _criteria(args)),
+        selection=_selection(args),
+        from_start=args.from_start,
+        dry_run=args.dry_run,
+        on_progress=progress,
     )
+    shown = (lambda letter: print(f"would replay  {_line(letter)}")) if args.dry_run else None
+    counts = replay.run(on_move=shown)
+    if progress is not None:
+        progress.clear()
+    print(_replay_summary(counts, replay, topics.main, dry_run=args.dry_run))
+    if counts.interrupted:
+        return INTERRUPTED
+    return 1 if counts.failed else 0
+
+
+def _replay_summary(counts: ReplayCounts, replay: Replay, main: str, *, dry_run: bool) -> str:
+    verb = "would move" if dry_run else "moved"
+    text = (
+        f"{verb} {counts.moved} to {main}, skipped by filter {counts.skipped}, "
+        f"failed {counts.failed}; read {counts.read} dead letters from {replay.scan.topic}"
+    )
+    if replay.scan.limited:
+        text += f" (stopped at --limit {replay.scan.matched})"
+    if counts.interrupted:
+        text += " (interrupted: run again to go on)"
+    return text + (" (dry run: nothing sent)" if dry_run else "")
+
+
+class _ProgressBar:
+    """Redraws one line on stderr: a bar of read / total and the counts so far."""
+
+    def __call__(self, counts: ReplayCounts) -> None:
+        total = max(counts.total, 1)
+        filled = BAR_WIDTH * min(counts.read, total) // total
+        bar = "#" * filled + "-" * (BAR_WIDTH - filled)
+        sys.stderr.write(
+            f"\r[{bar}] {counts.read}/{counts.total}  moved {counts.moved}  "
+            f"skipped {counts.skipped}  failed {counts.failed}"
+        )
+        sys.stderr.flush()
+
+    def clear(self) -> None:
+        sys.stderr.write("\r\033[K")
+        sys.stderr.flush()
 
 
 def _summary(verb: str, scan: Scan) -> str:

@@ -17,9 +17,13 @@ from typing import Any, TypeVar
 from sqlalchemy import Engine
 
 from consumers.webhook.registry import (
+    DeliveryStats,
     Endpoint,
     add_endpoint,
+    delivery_stats,
     disable_endpoint,
+    enable_endpoint,
+    get_endpoint,
     list_endpoints,
     rotate_secret,
 )
@@ -31,6 +35,9 @@ NOT_FOUND = 1
 
 DEFAULT_DISABLE_REASON = "disabled by an operator"
 """Reason recorded by ``webhooks disable`` without ``--reason``."""
+
+RECENT_ATTEMPTS = 10
+"""Latest delivery attempts ``webhooks show`` prints by default."""
 
 T = TypeVar("T")
 
@@ -49,12 +56,25 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     disable.add_argument("id", type=_webhook_id, help="the endpoint's id")
     disable.add_argument("--reason", default=DEFAULT_DISABLE_REASON, help="why, for the record")
     disable.set_defaults(run=run_disable)
+    enable = actions.add_parser(
+        "enable", help="resume deliveries to a disabled endpoint (then replay its dead letters)"
+    )
+    enable.add_argument("id", type=_webhook_id, help="the endpoint's id")
+    enable.set_defaults(run=run_enable)
+    show = actions.add_parser(
+        "show", help="an endpoint's state, success rate, last success and latest attempts"
+    )
+    show.add_argument("id", type=_webhook_id, help="the endpoint's id")
+    show.add_argument(
+        "--attempts", type=int, default=RECENT_ATTEMPTS, metavar="N", help="latest attempts shown"
+    )
+    show.set_defaults(run=run_show)
     rotate = actions.add_parser(
         "rotate-secret", help="new secret; the old one signs too for WEBHOOK_SECRET_GRACE"
     )
     rotate.add_argument("id", type=_webhook_id, help="the endpoint's id")
     rotate.set_defaults(run=run_rotate_secret)
-    for action in (add, listing, disable, rotate):
+    for action in (add, listing, disable, enable, show, rotate):
         action.add_argument("--json", action="store_true", help="print JSON, for scripts")
 
 
@@ -94,6 +114,60 @@ def run_disable(args: argparse.Namespace, settings: Settings) -> int:
         return _not_found(args.id)
     _print(args, describe(endpoint), f"webhook {endpoint.id} {_state(endpoint)}")
     return 0
+
+
+def run_enable(args: argparse.Namespace, settings: Settings) -> int:
+    """Enable the endpoint; print the replay that re-sends what it missed."""
+    endpoint = _with_engine(settings, lambda engine: enable_endpoint(engine, args.id))
+    if endpoint is None:
+        return _not_found(args.id)
+    hint = f"parked events: streamjobs dlq replay webhook.send --key {endpoint.id} --since TIME"
+    _print(args, describe(endpoint), f"webhook {endpoint.id} active\n{hint}")
+    return 0
+
+
+def run_show(args: argparse.Namespace, settings: Settings) -> int:
+    """Print the endpoint, its success rate and last success, and its latest attempts."""
+
+    def read(engine: Engine) -> tuple[Endpoint | None, DeliveryStats]:
+        return get_endpoint(engine, args.id), delivery_stats(engine, args.id, recent=args.attempts)
+
+    endpoint, stats = _with_engine(settings, read)
+    if endpoint is None:
+        return _not_found(args.id)
+    facts = describe(endpoint) | {
+        "attempts": stats.attempts,
+        "success_rate": stats.success_rate,
+        "last_success_at": _iso(stats.last_success_at),
+        "recent_attempts": [row | {"created_at": _iso(row["created_at"])} for row in stats.recent],
+    }
+    _print(args, facts, _show_text(endpoint, stats))
+    return 0
+
+
+def _show_text(endpoint: Endpoint, stats: DeliveryStats) -> str:
+    rate = "-" if stats.success_rate is None else f"{stats.success_rate:.1%}"
+    lines = [
+        f"webhook {endpoint.id}  {_state(endpoint)}",
+        f"url {endpoint.url}",
+        f"success rate {rate} of {stats.attempts} attempts; "
+        f"last success {_iso(stats.last_success_at) or 'never'}",
+    ]
+    lines += [
+        "  ".join(
+            str(value if value is not None else "-")
+            for value in (
+                _iso(row["created_at"]),
+                row["event_id"],
+                f"attempt={row['attempt']}",
+                row["outcome"],
+                f"http={row['http_status'] or '-'}",
+                row["error_code"],
+            )
+        )
+        for row in stats.recent
+    ]
+    return "\n".join(lines)
 
 
 def run_rotate_secret(args: argparse.Namespace, settings: Settings) -> int:

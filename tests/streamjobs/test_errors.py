@@ -13,8 +13,8 @@ ROOT = Path(__file__).parents[2]
 PACKAGES = ("streamjobs", "schemas", "producers", "consumers", "scheduler", "tests", "bench")
 """Where exception classes may be defined."""
 
-EXCEPTION_CLASS = re.compile(r"^class (\w+)\((\w*(?:Error|Exception))\):", re.MULTILINE)
-"""A class whose base is an error or exception class."""
+EXCEPTION_CLASS = re.compile(r"^class (\w+)\(([^)]*(?:Error|Exception)\b[^)]*)\):", re.MULTILINE)
+"""A class with an error or exception class among its bases."""
 
 
 def exception_classes() -> set[tuple[str, str]]:

@@ -13,14 +13,12 @@ STREAMJOBS = str(Path(sys.executable).with_name("streamjobs"))
 """The installed console script, next to the interpreter running the tests."""
 
 
-def streamjobs(
-    settings: Settings, *args: str, stdin: str | None = None, **env: str
-) -> subprocess.CompletedProcess[str]:
-    """Run ``streamjobs ARGS`` with the test's broker, topic prefix and database.
+def environment(settings: Settings, **env: str) -> dict[str, str]:
+    """This process's environment pointed at the test's broker, topic prefix and database.
 
     Keyword arguments are further environment variables.
     """
-    environment = (
+    return (
         os.environ
         | {
             "DATABASE_URL": settings.sqlalchemy_url,
@@ -31,12 +29,29 @@ def streamjobs(
         }
         | env
     )
+
+
+def streamjobs(
+    settings: Settings, *args: str, stdin: str | None = None, **env: str
+) -> subprocess.CompletedProcess[str]:
+    """Run ``streamjobs ARGS`` with the test's broker, topic prefix and database.
+
+    Keyword arguments are further environment variables.
+    """
     return subprocess.run(
         [STREAMJOBS, *args],
-        env=environment,
+        env=environment(settings, **env),
         input=stdin,
         capture_output=True,
         text=True,
         timeout=60,
         check=False,
     )
+
+
+def spawn(settings: Settings, *args: str, stderr: Path, **env: str) -> subprocess.Popen[bytes]:
+    """Start ``streamjobs ARGS`` in the background, its stderr appended to the file ``stderr``."""
+    with stderr.open("ab") as log:
+        return subprocess.Popen(
+            [STREAMJOBS, *args], env=environment(settings, **env), stderr=log, stdout=log
+        )

@@ -5,7 +5,10 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
+import os
 import re
+import signal
+import subprocess
 
 import pytest
 
@@ -17,8 +20,8 @@ from streamjobs.kafka import create_topics, topic_set
 from streamjobs.settings import Settings
 from tests.conftest import SettingsFactory
 from tests.consumers.runtime.probe import Journal, ProbeEvent, probe_job
-from tests.kafka_support import end_offsets, produce, read_topic, running
-from tests.streamjobs.cli.support import streamjobs
+from tests.kafka_support import end_offsets, produce, read_topic, running, wait_until
+from tests.streamjobs.cli.support import STREAMJOBS, streamjobs
 
 EVENTS = {
     "evt-1": b'{"id": 1, "fatal": true}',
@@ -123,7 +126,12 @@ def test_replay_dry_run_prints_what_it_would_send_and_sends_nothing(
     assert end_offsets(settings, webhook_topics.main) == before
     assert sorted(line.split()[3] for line in lines) == ["evt-1", "evt-2"]
     assert all(line.startswith("would replay  ") for line in lines)
-    assert summary.endswith(f"to {webhook_topics.main} (dry run: nothing sent)")
+    assert summary == (
+        f"would move 2 to {webhook_topics.main}, skipped by filter 1, failed 0; "
+        f"read 3 dead letters from {webhook_topics.dlq} (dry run: nothing sent)"
+    )
+    *_, again = dlq(settings, "replay", "--dry-run", "--error-kind", "fatal")
+    assert again == summary  # a dry run moves the cursor no more than it moves letters
 
 
 def test_replay_sends_the_same_bytes_and_event_id_to_the_main_topic_from_attempt_1(
@@ -132,7 +140,8 @@ def test_replay_sends_the_same_bytes_and_event_id_to_the_main_topic_from_attempt
     (source,) = [line.split()[0] for line in dlq(settings, "list", "--event-id", "evt-2")[:-1]]
     *_, summary = dlq(settings, "replay", "--event-id", "evt-2")
     assert summary == (
-        f"replayed 1 of 3 dead letters read from {webhook_topics.dlq} to {webhook_topics.main}"
+        f"moved 1 to {webhook_topics.main}, skipped by filter 2, failed 0; "
+        f"read 3 dead letters from {webhook_topics.dlq}"
     )
     records = read_topic(settings, webhook_topics.main, count=len(EVENTS) + 1)
     (replayed,) = [record for record in records if headers.REPLAYED_FROM in record.headers]
@@ -153,3 +162,60 @@ def test_bad_arguments_exit_2_with_one_line(settings: Settings) -> None:
         done = streamjobs(settings, "dlq", *args)
         assert done.returncode == 2, args
         assert done.stderr.count("\n") == 1, done.stderr
+
+
+def test_a_second_replay_sends_nothing_and_from_start_sends_again(
+    settings: Settings, webhook_topics: TopicSet
+) -> None:
+    *_, first = dlq(settings, "replay", "--error-kind", "fatal")
+    assert first.startswith(f"moved 2 to {webhook_topics.main}, skipped by filter 1, failed 0;")
+    sent = sum(end_offsets(settings, webhook_topics.main))
+    *_, second = dlq(settings, "replay", "--error-kind", "fatal")
+    assert second.startswith("moved 0 to ") and "read 0 dead letters" in second
+    assert sum(end_offsets(settings, webhook_topics.main)) == sent
+    *_, other = dlq(settings, "replay", "--error-class", "RetryableError")
+    assert other.startswith("moved 1 to "), "other criteria keep a cursor of their own"
+    *_, again = dlq(settings, "replay", "--error-kind", "fatal", "--from-start")
+    assert again.startswith("moved 2 to ")
+    assert sum(end_offsets(settings, webhook_topics.main)) == sent + 3
+
+
+def test_a_limited_replay_is_continued_by_the_next_run(
+    settings: Settings, webhook_topics: TopicSet
+) -> None:
+    moved = [dlq(settings, "replay", "--limit", "2")[-1].split()[1] for _ in range(3)]
+    assert moved == ["2", "1", "0"]
+
+
+INTERRUPTED_LETTERS = 30_000
+"""Dead letters of the Ctrl-C test: enough that the replay is still running when it comes."""
+
+
+def test_ctrl_c_stops_a_replay_that_the_next_run_finishes_sending_each_letter_once(
+    settings: Settings,
+) -> None:
+    topics = topic_set(settings, WEBHOOK_SEND)
+    create_topics(settings, [topics])
+    produce(settings, topics.dlq, [b"{}"] * INTERRUPTED_LETTERS, headers=[("x-attempt", b"3")])
+    environment = os.environ | {
+        "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
+        "KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
+    }
+    process = subprocess.Popen(
+        [STREAMJOBS, "dlq", "replay", "webhook.send"],
+        env=environment,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    wait_until(lambda: sum(end_offsets(settings, topics.main)) > 0)
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 130, err
+    assert out.rstrip().endswith("(interrupted: run again to go on)")
+    first = int(out.split()[1])
+    assert 0 < first < INTERRUPTED_LETTERS
+    assert sum(end_offsets(settings, topics.main)) == first
+    *_, rest = dlq(settings, "replay")
+    assert rest.startswith(f"moved {INTERRUPTED_LETTERS - first} to ")
+    assert sum(end_offsets(settings, topics.main)) == INTERRUPTED_LETTERS

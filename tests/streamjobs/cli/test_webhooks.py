@@ -7,8 +7,18 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from consumers.runtime.runner import Runner
+from consumers.webhook.job import JOB
+from consumers.webhook.registry import add_endpoint, disable_endpoint
 from consumers.webhook.signing import parse_secret
+from producers import Publisher
+from schemas import headers
+from streamjobs.kafka import create_topics, topic_set
 from streamjobs.settings import Settings
+from tests.conftest import SettingsFactory
+from tests.consumers.webhook.receivers import Receiver
+from tests.consumers.webhook.test_through_kafka import register, scripted, serving
+from tests.kafka_support import read_topic, running, wait_until
 from tests.streamjobs.cli.support import streamjobs
 
 
@@ -72,3 +82,60 @@ def test_unknown_id_exits_1(db: Engine, settings: Settings) -> None:
 
     assert done.returncode == 1
     assert "no webhook" in done.stderr
+
+
+def test_show_and_enable_of_an_unknown_id_exit_1(db: Engine, settings: Settings) -> None:
+    for action in ("show", "enable"):
+        done = streamjobs(settings, "webhooks", action, "00000000-0000-0000-0000-000000000000")
+        assert done.returncode == 1
+        assert done.stderr.count("\n") == 1 and "no webhook" in done.stderr
+
+
+def test_enable_after_a_410_and_a_replay_by_key_deliver_the_parked_events_once(
+    db: Engine, make_settings: SettingsFactory
+) -> None:
+    settings = make_settings(
+        retry_delays=(0.3,), webhook_allow_private_networks=True, webhook_config_cache_ttl=0
+    )
+    topics = topic_set(settings, JOB.topic)
+    create_topics(settings, [topics])
+    with serving(Receiver(scripted(410, 200))) as receiver, running(Runner([JOB], settings)):
+        endpoint = register(db, receiver)
+        other = add_endpoint(db, "http://127.0.0.1:9/unrelated")
+        disable_endpoint(db, other.id, "another customer")
+        with Publisher(settings) as publisher:
+            publisher.send_webhook(endpoint.id, "invoice.paid", {"n": 1}, event_id="gone")
+            read_topic(settings, topics.dlq, count=1)  # the 410 disabled the endpoint
+            for event_id in ("parked-1", "parked-2"):
+                publisher.send_webhook(endpoint.id, "invoice.paid", {"n": 2}, event_id=event_id)
+            publisher.send_webhook(other.id, "invoice.paid", {"n": 3}, event_id="not-mine")
+        letters = read_topic(settings, topics.dlq, count=4)
+        classes = {r.headers[headers.EVENT_ID]: r.headers[headers.ERROR_CLASS] for r in letters}
+        assert classes == {
+            "gone": "FatalError",
+            "parked-1": "WebhookDisabledError",
+            "parked-2": "WebhookDisabledError",
+            "not-mine": "WebhookDisabledError",
+        }
+        shown = as_json(settings, "webhooks", "show", str(endpoint.id))
+        assert shown["state"] == "disabled" and "410" in shown["disabled_reason"]
+        assert (shown["attempts"], shown["success_rate"], shown["last_success_at"]) == (3, 0, None)
+        assert as_json(settings, "webhooks", "enable", str(endpoint.id))["state"] == "active"
+
+        replay = ["dlq", "replay", "webhook.send", "--key", str(endpoint.id), "--since", "10m"]
+        done = streamjobs(settings, *replay)
+        assert done.returncode == 0, done.stderr
+        assert done.stdout.startswith("moved 3 to "), done.stdout
+        wait_until(lambda: len(receiver.requests) == 4)
+        again = streamjobs(settings, *replay)
+        assert again.stdout.startswith("moved 0 to "), again.stdout
+        shown = as_json(settings, "webhooks", "show", str(endpoint.id))
+    ids = [request.headers["webhook-id"] for request in receiver.requests]
+    assert sorted(ids) == ["gone", "gone", "parked-1", "parked-2"]
+    assert (shown["attempts"], shown["success_rate"]) == (6, 0.5)
+    assert shown["last_success_at"] is not None
+    assert [a["event_id"] for a in shown["recent_attempts"]][-1] == "gone"
+    assert (
+        "success rate 50.0% of 6 attempts"
+        in streamjobs(settings, "webhooks", "show", str(endpoint.id)).stdout
+    )
