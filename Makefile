@@ -68,10 +68,11 @@ run: install services topics migrate ## run the consumers and the scheduler in t
 test: install services ## run the test suite (PYTEST_ARGS=... to select)
 	$(BIN)/pytest $(PYTEST_ARGS)
 
-lint: install ## ruff check, ruff format --check, mypy, shellcheck
+lint: install ## ruff check, ruff format --check, mypy, import-linter, shellcheck
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 	@command -v shellcheck >/dev/null || { echo "error: shellcheck not found (apt-get install shellcheck)" >&2; exit 1; }
 	shellcheck --external-sources dev/*.sh .ci/run
 

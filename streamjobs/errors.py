@@ -1,14 +1,29 @@
-"""The exception hierarchy of streamjobs.
+"""The exception hierarchy of streamjobs: every exception class of the project.
 
 ::
 
-    StreamjobsError
-    +-- ConfigError          a setting or command-line value is malformed
-    +-- ServiceUnavailable   the broker or the database did not answer or let us in
-    +-- OperationRefused     a service answered but refused or failed an operation
-    +-- JobError             raised by a job handler; decides the message's fate
-        +-- RetryableError   try again later, through the next delay topic
-        +-- FatalError       never retry: straight to the dead-letter topic
+    StreamjobsError                  streamjobs.errors
+    +-- ConfigError                  a setting or command-line value is malformed (exit 2)
+    +-- ServiceUnavailable           the broker or the database did not answer or let us in
+    +-- OperationRefused             a service answered but refused or failed an operation
+    +-- PublishError                 producers.publisher: the broker did not confirm an event
+    +-- InvalidEventError            producers.publisher: an event fails its topic's model
+    |                                (also a ValueError)
+    +-- KafkaUnavailableError        streamjobs.status: the broker did not answer in time
+    +-- DlqReadError                 producers.dlq: a dead-letter topic was not delivered in time
+    +-- JobError                     raised by a job handler; decides the message's fate
+        +-- RetryableError           try again later, through the next delay topic
+        +-- FatalError               never retry: straight to the dead-letter topic
+            +-- BlockedTargetError   consumers.webhook.guard: the network guard refused a target
+            +-- WebhookDisabledError consumers.webhook.endpoints: the endpoint is disabled
+
+    RuntimeError
+    +-- ServiceUnavailableError      tests.services: Kafka or PostgreSQL is not there (tests only)
+
+A handler's failure carries a ``code``: the runtime's own are in
+``consumers/runtime/codes.py``, each job's in ``consumers/<job>/codes.py``.
+The command line turns ``ConfigError`` into exit 2 and every other
+``StreamjobsError`` into exit 1, with one line.
 """
 
 from __future__ import annotations

@@ -93,7 +93,11 @@ def producer_config(settings: Settings) -> dict[str, Any]:
 
 
 def consumer_config(settings: Settings, group: str) -> dict[str, Any]:
-    """A consumer of ``group`` that commits only offsets the runtime stored.
+    """A consumer of ``group`` that commits only when the runtime says so.
+
+    Auto-commit is off: the runtime commits each position together with the
+    offsets completed above it (in the commit's metadata), which
+    librdkafka's auto-commit would not send while the position stands still.
 
     With ``KAFKA_GROUP_INSTANCE_ID`` set (say, a pod name), the member is
     static: a restart within the session timeout keeps its partitions without
@@ -106,9 +110,8 @@ def consumer_config(settings: Settings, group: str) -> dict[str, Any]:
         | {
             "group.id": group,
             "partition.assignment.strategy": "cooperative-sticky",
-            "enable.auto.commit": True,
+            "enable.auto.commit": False,
             "enable.auto.offset.store": False,
-            "auto.commit.interval.ms": max(int(settings.kafka_commit_interval * 1000), 1),
             "session.timeout.ms": int(settings.kafka_session_timeout * 1000),
             "auto.offset.reset": "earliest",
             "enable.partition.eof": False,

@@ -158,10 +158,10 @@ class Settings(BaseSettings):
         -1, ge=-1, le=32, description="replicas of created topics; -1 takes the broker's default"
     )
     kafka_commit_interval: Duration = Field(
-        1.0,
+        0.05,
         ge=0.01,
         le=60,
-        description="how often completed offsets are committed; bounds re-work after a crash",
+        description="how often offsets are committed, with the offsets completed above them",
     )
     kafka_session_timeout: Duration = Field(
         45.0,

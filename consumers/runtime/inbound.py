@@ -13,6 +13,7 @@ import time
 
 from pydantic import BaseModel, ValidationError
 
+from consumers.runtime.codes import E_INVALID_EVENT, E_TOMBSTONE, E_TOO_LARGE
 from schemas import headers
 from schemas.events import check_portable_json, describe_validation
 from streamjobs.errors import FatalError
@@ -42,14 +43,18 @@ def decode_event(value: bytes | None, model: type[BaseModel], *, max_bytes: int)
         FatalError: the value is unusable; the message says why.
     """
     if value is None:
-        raise FatalError("message has no value (a tombstone); expected a JSON object")
+        raise FatalError(
+            "message has no value (a tombstone); expected a JSON object", code=E_TOMBSTONE
+        )
     if len(value) > max_bytes:
-        raise FatalError(f"message value is {len(value)} bytes; the limit is {max_bytes}")
+        raise FatalError(
+            f"message value is {len(value)} bytes; the limit is {max_bytes}", code=E_TOO_LARGE
+        )
     try:
         return model.model_validate_json(value)
     except ValidationError as exc:
         # The fast path failed; parse step by step to say what is wrong.
-        raise FatalError(_diagnose(value, model, exc)) from None
+        raise FatalError(_diagnose(value, model, exc), code=E_INVALID_EVENT) from None
 
 
 def _diagnose(value: bytes, model: type[BaseModel], fast: ValidationError) -> str:

@@ -2,13 +2,17 @@
 
 Messages of one partition finish out of order; the committable position is
 the offset of the oldest message still unfinished (or one past the newest
-accepted message when all are finished). Only that position is ever stored,
-so a crash at any moment re-delivers unfinished work and loses nothing.
+accepted message when all are finished). Only that position is ever
+committed, so a crash at any moment re-delivers unfinished work and loses
+nothing; the finished offsets above it travel in the commit's metadata
+(``completed.py``), so that a crash redoes little finished work.
 """
 
 from __future__ import annotations
 
 from collections import deque
+
+from consumers.runtime.completed import CompletedRanges
 
 PartitionKey = tuple[str, int]
 """``(topic, partition)``."""
@@ -23,19 +27,22 @@ class PartitionOffsets:
     Args:
         topic: the partition's topic.
         partition: the partition number.
+        skip: offsets the partition's last commit recorded complete (default none).
     """
 
     __slots__ = (
         "_abandoned",
         "_finished",
         "_pending",
+        "_position",
         "next_offset",
         "partition",
         "revoked",
+        "skip",
         "topic",
     )
 
-    def __init__(self, topic: str, partition: int) -> None:
+    def __init__(self, topic: str, partition: int, *, skip: CompletedRanges | None = None) -> None:
         self.topic = topic
         self.partition = partition
         self._pending: deque[int] = deque()
@@ -45,7 +52,9 @@ class PartitionOffsets:
         """Where fetching must resume after a pause; None until a message is seen."""
         self.revoked = False
         """Set when the partition is taken away: its queued messages are not started."""
-        """Where fetching must resume after a pause; None until a message is seen."""
+        self.skip = skip or CompletedRanges([])
+        """Offsets a previous owner recorded complete: finished without handling."""
+        self._position: int | None = None
 
     @property
     def key(self) -> PartitionKey:
@@ -56,6 +65,16 @@ class PartitionOffsets:
     def unfinished(self) -> int:
         """Accepted messages still being worked on or waiting for a handler."""
         return len(self._pending) - len(self._finished) - len(self._abandoned)
+
+    @property
+    def position(self) -> int | None:
+        """The committable offset; None until a message was accepted."""
+        return self._pending[0] if self._pending else self._position
+
+    @property
+    def completed(self) -> set[int]:
+        """Finished offsets above ``position`` (a copy)."""
+        return set(self._finished)
 
     def accept(self, offset: int) -> None:
         """Record that the message at ``offset`` was handed to a handler."""
@@ -79,7 +98,8 @@ class PartitionOffsets:
         while self._pending and self._pending[0] in self._finished:
             last = self._pending.popleft()
             self._finished.discard(last)
-        return self._pending[0] if self._pending else last + 1
+        self._position = last + 1
+        return self.position
 
     def __repr__(self) -> str:
         return f"PartitionOffsets({self.topic}[{self.partition}], unfinished={self.unfinished})"

@@ -16,7 +16,7 @@ from collections.abc import Coroutine, Iterator, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import Any, TypeVar
 
-from confluent_kafka import Consumer, KafkaError
+from confluent_kafka import Consumer, KafkaError, TopicPartition
 
 from consumers.job import Handler, Job
 from consumers.runtime.processor import BlockedCallback, Processor, ProcessorOptions
@@ -153,7 +153,10 @@ class Runner:
                 on_blocked=on_blocked,
             )
 
-        config = consumer_config(settings, topics.group) | {"error_cb": _log_client_error}
+        config = consumer_config(settings, topics.group) | {
+            "error_cb": _log_client_error,
+            "on_commit": _log_commit_error,
+        }
         return Worker(
             consumer=Consumer(config),
             topics=topics.consumed,
@@ -163,6 +166,7 @@ class Runner:
             options=WorkerOptions(
                 concurrency=self.concurrency_of(job),
                 drain_timeout=self._drain_timeout,
+                commit_interval=settings.kafka_commit_interval,
                 max_parked=settings.consumer_max_parked,
             ),
         )
@@ -182,6 +186,12 @@ class Runner:
 
 def _log_client_error(error: KafkaError) -> None:
     logger.warning("kafka client error", extra={"error": error.str()})
+
+
+def _log_commit_error(error: KafkaError | None, partitions: list[TopicPartition]) -> None:
+    # Nothing to commit is no failure; a failed commit is redone by the next one.
+    if error is not None and error.code() != KafkaError._NO_OFFSET:
+        logger.warning("commit failed", extra={"error": error.str()})
 
 
 def _call(loop: asyncio.AbstractEventLoop, coroutine: Coroutine[Any, Any, T]) -> T:

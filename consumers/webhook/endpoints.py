@@ -17,12 +17,9 @@ from collections.abc import Callable
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
+from consumers.webhook.codes import E_DATABASE, E_UNKNOWN_WEBHOOK, E_WEBHOOK_DISABLED
 from consumers.webhook.registry import Endpoint, disable_endpoint, get_endpoint
 from streamjobs.errors import FatalError, RetryableError
-
-E_UNKNOWN_WEBHOOK = "E_UNKNOWN_WEBHOOK"
-E_WEBHOOK_DISABLED = "E_WEBHOOK_DISABLED"
-E_DATABASE = "E_DATABASE"
 
 logger = logging.getLogger(__name__)
 

@@ -18,12 +18,10 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_add
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import DefaultResolver
 
+from consumers.webhook.codes import E_BLOCKED_TARGET
 from streamjobs.errors import FatalError
 
 IPAddress = IPv4Address | IPv6Address
-
-BLOCKED_TARGET = "E_BLOCKED_TARGET"
-"""Error code of a refused target."""
 
 _FLAG_CHECKS: tuple[tuple[str, Callable[[IPAddress], bool]], ...] = (
     ("unspecified", lambda a: a.is_unspecified),
@@ -62,7 +60,7 @@ class BlockedTargetError(FatalError):
 
     def __init__(self, host: str, address: IPAddress, reason: str) -> None:
         where = str(address) if host == str(address) else f"{host} ({address})"
-        super().__init__(f"network guard refused {where}: {reason} address", code=BLOCKED_TARGET)
+        super().__init__(f"network guard refused {where}: {reason} address", code=E_BLOCKED_TARGET)
         self.address = address
         self.reason = reason
 

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 
 from consumers.job import Context, Handler, Job
 from consumers.webhook.client import WebhookClient, open_client
+from consumers.webhook.codes import E_BAD_SECRET
 from consumers.webhook.deliveries import DeliveryRow, DeliveryWriter
 from consumers.webhook.endpoints import EndpointCache
 from consumers.webhook.outcomes import GONE, Outcome, outcome_of_error, outcome_of_reply
@@ -26,8 +27,6 @@ from schemas.topics import WEBHOOK_SEND
 from streamjobs.database import sync_engine
 from streamjobs.errors import FatalError
 from streamjobs.settings import Settings
-
-E_BAD_SECRET = "E_BAD_SECRET"
 
 
 def encode_body(event: WebhookSend, sent_at: datetime) -> bytes:

@@ -16,18 +16,19 @@ from typing import Literal
 import aiohttp
 
 from consumers.webhook.client import Reply
+from consumers.webhook.codes import (
+    E_CONNECT,
+    E_DNS,
+    E_HTTP,
+    E_INTERNAL,
+    E_INVALID_URL,
+    E_REDIRECT,
+    E_TIMEOUT,
+)
 from streamjobs.errors import FatalError, JobError, RetryableError
 
 Kind = Literal["success", "retryable", "fatal"]
 """The ``outcome`` column of ``webhook_deliveries``."""
-
-E_TIMEOUT = "E_TIMEOUT"
-E_CONNECT = "E_CONNECT"
-E_DNS = "E_DNS"
-E_REDIRECT = "E_REDIRECT"
-E_HTTP = "E_HTTP"
-E_INVALID_URL = "E_INVALID_URL"
-E_INTERNAL = "E_INTERNAL"
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 """Statuses below 500 that ask for another try."""

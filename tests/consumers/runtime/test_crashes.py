@@ -58,6 +58,28 @@ def test_sigkill_twice_loses_nothing_and_duplicates_at_most_the_in_flight_limit(
     assert_committed_everything(settings, probe_topics)
 
 
+def test_after_sigkill_work_finished_behind_a_slow_message_is_not_redone(
+    settings: Settings, probe_topics: TopicSet, probe_process: ProbeFactory
+) -> None:
+    slow, fast = events(1, sleep=20.0), events(100, sleep=0.0)[1:]
+    produce(settings, probe_topics.main, slow + fast, spread=1)
+    probe = probe_process(KAFKA_COMMIT_INTERVAL="20ms", KAFKA_GROUP_INSTANCE_ID="probe-1")
+    probe.start()
+    wait_until(lambda: set(probe.lines("done")) == set(range(1, 100)), timeout=15)
+    time.sleep(0.2)  # a few commit intervals
+    assert probe.lines("done") and 0 not in probe.lines("done"), "the slow head finished early"
+    probe.kill()
+    # The position stands at the slow message; the 99 after it ride in the metadata.
+    assert committed_offsets(settings, probe_topics.group, probe_topics.main)[0] == 0
+    probe.start()
+    wait_until(lambda: 0 in probe.lines("done"), timeout=60)
+    probe.signal(signal.SIGTERM)
+    assert probe.wait() == 0
+    assert Counter(probe.lines("done")) == Counter(range(100))
+    assert Counter(probe.lines("begin"))[0] == 2
+    assert_committed_everything(settings, probe_topics)
+
+
 def test_two_processes_share_the_partitions_and_one_leaving_loses_nothing(
     settings: Settings, probe_topics: TopicSet, probe_process: ProbeFactory
 ) -> None:
