@@ -421,6 +421,31 @@ def drive(
 # -- checks --------------------------------------------------------------------------
 
 
+def mismatched_rows(seen: Observed) -> list[str]:
+    """Ids whose (rows, successful rows) differ from (answers, 200s) at the receiver."""
+    return [
+        i
+        for i, statuses in seen.answers.items()
+        if seen.rows.get(i, (0, 0)) != (len(statuses), statuses.count(200))
+    ]
+
+
+def wrong_dead_letters(seen: Observed) -> list[str]:
+    """Dead-lettered ids the receiver answered 200, or fewer than three times."""
+    return [
+        i for i in seen.dead if 200 in seen.answers.get(i, ()) or len(seen.answers.get(i, ())) < 3
+    ]
+
+
+def details(seen: Observed) -> dict[str, dict[str, object]]:
+    """What the receiver and the delivery log hold for every id a check is about."""
+    ids = set(mismatched_rows(seen)) | set(wrong_dead_letters(seen))
+    return {
+        i: {"answers": seen.answers.get(i, []), "rows": seen.rows.get(i), "dlq": seen.dead.get(i)}
+        for i in sorted(ids)
+    }
+
+
 def checks(seen: Observed) -> list[tuple[str, bool]]:
     """Each figure with whether it passes."""
     ids = [i for i in seen.answers if i]
@@ -433,8 +458,9 @@ def checks(seen: Observed) -> list[tuple[str, bool]]:
     bound = seen.kills * CONCURRENCY
     attempts = sum(len(statuses) for statuses in seen.answers.values())
     rows = sum(n for n, _ in seen.rows.values())
-    off = [i for i in ids if seen.rows.get(i, (0, 0)) != (len(seen.answers[i]), ok_count[i])]
-    wrong_dead = [i for i in seen.dead if ok_count.get(i, 0) or len(seen.answers.get(i, ())) < 3]
+    off = mismatched_rows(seen)
+    missing = sum(max(len(seen.answers[i]) - seen.rows.get(i, (0, 0))[0], 0) for i in off)
+    wrong_dead = wrong_dead_letters(seen)
     failed_thrice = sum(1 for i in ids if not ok_count[i] and len(seen.answers[i]) >= 3)
     return [
         (
@@ -457,7 +483,7 @@ def checks(seen: Observed) -> list[tuple[str, bool]]:
         ),
         (
             f"requests answered: {attempts:,}; delivery rows: {rows:,};"
-            f" ids whose rows differ from their answers: {len(off):,}",
+            f" ids whose rows differ from their answers: {len(off):,} ({missing:,} rows missing)",
             not off,
         ),
         (f"DLQ entries without three failed attempts: {len(wrong_dead):,}", not wrong_dead),
@@ -479,6 +505,7 @@ def main() -> None:
     with private_services():
         seen = soak(args.events, log_dir)
     results = checks(seen)
+    (log_dir / "details.json").write_text(json.dumps(details(seen), indent=1))
     print(
         f"\nsoak: {args.events:,} webhook events, {FAIL_RATE:.0%} answered 503,"
         f" {CONSUMERS} consumers x {CONCURRENCY} in flight; consumer logs in {log_dir}"
