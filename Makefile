@@ -24,7 +24,7 @@ RUN_PROCESSES := 'streamjobs consume all'
 RUN_PROCESSES += 'streamjobs scheduler'
 
 .PHONY: help install services services-down services-status topics migrate run \
-	test lint bench clean
+	test lint bench soak clean
 
 help: ## list the targets
 	@echo "usage: make TARGET"
@@ -80,6 +80,9 @@ bench: install services ## run every bench/bench_*.py
 	@shopt -s nullglob; scripts=(bench/bench_*.py); \
 	if (( $${#scripts[@]} == 0 )); then echo "no bench/bench_*.py scripts yet"; exit 0; fi; \
 	for f in "$${scripts[@]}"; do echo "== $$f"; PYTHONPATH=. $(BIN)/python "$$f"; done
+
+soak: install ## 10,000 webhooks through kills and restarts, on a private Kafka and PostgreSQL
+	PYTHONPATH=. $(BIN)/python bench/soak.py
 
 clean: ## stop the services and delete their data, logs and jars (.dev)
 	dev/services.sh clean

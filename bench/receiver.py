@@ -16,7 +16,12 @@ and counted when its answer is written:
   last reset and the ``time.perf_counter()`` of the first and the last;
 - ``POST /reset``: sets the count back to zero.
 
-Neither is counted or delayed.
+- ``GET /log``: ``{webhook-id: [status, ...]}``, every counted answer by the
+  request's ``webhook-id`` header, in order (the soak compares it with the
+  delivery log).
+
+None of them is counted or delayed. With ``--fail-rate R`` a counted request
+gets ``503`` with probability ``R`` (drawn per request from ``--seed``).
 """
 
 from __future__ import annotations
@@ -24,12 +29,18 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import random
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 
 ANSWER = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 """What every counted request gets."""
+
+UNAVAILABLE = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\nContent-Type: text/plain\r\n\r\nbusy"
+)
+"""What a request drawn to fail gets."""
 
 HEAD_END = b"\r\n\r\n"
 
@@ -41,8 +52,10 @@ class Stats:
     count: int = 0
     first: float = 0.0
     last: float = 0.0
+    log: dict[str, list[int]] = field(default_factory=dict)
 
-    def record(self) -> None:
+    def record(self, webhook_id: str, status: int) -> None:
+        self.log.setdefault(webhook_id, []).append(status)
         now = time.perf_counter()
         if self.count == 0:
             self.first = now
@@ -50,15 +63,20 @@ class Stats:
         self.last = now
 
 
+def header(head: bytes, name: bytes) -> bytes | None:
+    """The value of header ``name`` (lower case, with its colon) in a request head."""
+    lowered = head.lower()
+    start = lowered.find(b"\r\n" + name)
+    if start < 0:
+        return None
+    start += len(name) + 2
+    end = lowered.find(b"\r\n", start)
+    return head[start : end if end >= 0 else len(head)].strip()
+
+
 def content_length(head: bytes) -> int:
     """The ``Content-Length`` of a request head (0 when absent)."""
-    lowered = head.lower()
-    start = lowered.find(b"\r\ncontent-length:")
-    if start < 0:
-        return 0
-    start += len(b"\r\ncontent-length:")
-    end = lowered.find(b"\r\n", start)
-    return int(lowered[start : end if end >= 0 else len(lowered)])
+    return int(header(head, b"content-length:") or 0)
 
 
 def reply(body: bytes) -> bytes:
@@ -70,9 +88,11 @@ def reply(body: bytes) -> bytes:
 class HookProtocol(asyncio.Protocol):
     """One keep-alive connection: parse requests, answer each after ``delay`` seconds."""
 
-    def __init__(self, stats: Stats, delay: float) -> None:
+    def __init__(self, stats: Stats, delay: float, fail_rate: float, rng: random.Random) -> None:
         self._stats = stats
         self._delay = delay
+        self._fail_rate = fail_rate
+        self._rng = rng
         self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
         self._loop = asyncio.get_running_loop()
@@ -92,21 +112,28 @@ class HookProtocol(asyncio.Protocol):
             if len(self._buffer) < total:
                 return
             del self._buffer[:total]
-            self._dispatch(head.split(b" ", 2)[1])
+            self._dispatch(head)
 
-    def _dispatch(self, path: bytes) -> None:
+    def _dispatch(self, head: bytes) -> None:
+        path = head.split(b" ", 2)[1]
+        stats = self._stats
         if path == b"/stats":
-            self._write(reply(json.dumps(asdict(self._stats)).encode()))
+            summary = {"count": stats.count, "first": stats.first, "last": stats.last}
+            self._write(reply(json.dumps(summary).encode()))
+        elif path == b"/log":
+            self._write(reply(json.dumps(stats.log).encode()))
         elif path == b"/reset":
             self._stats.count = 0
             self._write(reply(b"{}"))
         else:
+            webhook_id = (header(head, b"webhook-id:") or b"").decode(errors="replace")
+            status = 503 if self._rng.random() < self._fail_rate else 200
             # Answers of one connection share the delay, so they leave in order.
-            self._loop.call_later(self._delay, self._answer)
+            self._loop.call_later(self._delay, self._answer, webhook_id, status)
 
-    def _answer(self) -> None:
-        if self._write(ANSWER):
-            self._stats.record()
+    def _answer(self, webhook_id: str, status: int) -> None:
+        if self._write(ANSWER if status == 200 else UNAVAILABLE):
+            self._stats.record(webhook_id, status)
 
     def _write(self, data: bytes) -> bool:
         if self._transport is None or self._transport.is_closing():
@@ -115,12 +142,13 @@ class HookProtocol(asyncio.Protocol):
         return True
 
 
-async def serve(delay: float, port: int) -> None:
+async def serve(delay: float, port: int, fail_rate: float, seed: int) -> None:
     """Listen on 127.0.0.1:``port`` (0: any free port), print the port, serve forever."""
     stats = Stats()
+    rng = random.Random(seed)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: HookProtocol(stats, delay), "127.0.0.1", port, backlog=1024
+        lambda: HookProtocol(stats, delay, fail_rate, rng), "127.0.0.1", port, backlog=1024
     )
     print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
     async with server:
@@ -131,9 +159,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--delay", type=float, default=0.020, help="seconds before each answer")
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--fail-rate", type=float, default=0.0, help="share answered 503")
+    parser.add_argument("--seed", type=int, default=0, help="seed of the 503 draws")
     args = parser.parse_args()
     try:
-        asyncio.run(serve(args.delay, args.port))
+        asyncio.run(serve(args.delay, args.port, args.fail_rate, args.seed))
     except KeyboardInterrupt:
         sys.exit(0)
 

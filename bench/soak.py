@@ -1,0 +1,520 @@
+"""Soak with faults: 10,000 webhook events through consumers that are killed, a broker and a
+database that restart, and a receiver that fails one request in ten.
+
+Run it (``make soak``) with nothing else to set up::
+
+    .venv/bin/python bench/soak.py [--events 10000]
+
+It starts a private Kafka and PostgreSQL with ``dev/services.sh up`` on ports of
+their own (``SOAK_KAFKA_PORT``, ``SOAK_PG_PORT``; never the shared 9092/54329)
+and stops them at the end, whatever happens. A receiver (``bench/receiver.py``
+in a process of its own) answers 503 to 10% of the requests (drawn per request
+from a fixed seed) and 200 to the rest, and logs each answer by ``webhook-id``.
+Events are produced at a steady pace over ``PRODUCE_SECONDS`` while
+``CONSUMERS`` ``streamjobs consume webhook`` processes (``RETRY_DELAYS=1s,2s``)
+deliver them and the fault script runs ``FAULTS``: three SIGKILLs of a
+consumer (restarted at once), one broker restart, one PostgreSQL restart.
+
+Checks, printed with their figures; the exit status is 1 when one fails:
+
+- lost: every event ends delivered (a 200 for its id) or in the DLQ;
+- duplicates: 200s beyond the first per id, at most the in-flight limit per kill;
+- delivery rows: per event id, as many ``webhook_deliveries`` rows as requests the
+  receiver answered, and as many successful rows as 200s;
+- DLQ: only events whose three attempts the receiver all answered 503;
+- no consumer exited on its own (a broker or database outage is survived).
+
+Email through the fake Resend is not part of it yet: ``EMAIL_HOOK`` says where it goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.request import urlopen
+
+from confluent_kafka import Consumer, KafkaError, Message, Producer, TopicPartition
+from sqlalchemy import func, select
+
+from consumers.webhook.registry import add_endpoint
+from schemas.headers import EVENT_ID
+from schemas.tables import webhook_deliveries
+from schemas.topics import WEBHOOK_SEND
+from streamjobs.database import sync_engine, upgrade
+from streamjobs.kafka import client_config, create_topics, topic_set
+from streamjobs.logs import configure_logging
+from streamjobs.settings import Settings, load_settings
+
+ROOT = Path(__file__).resolve().parent.parent
+"""The checkout: ``dev/`` scripts and ``.venv`` live here."""
+
+KAFKA_PORT = int(os.environ.get("SOAK_KAFKA_PORT", "19192"))
+"""The private broker's port (its controller takes the next one)."""
+
+PG_PORT = int(os.environ.get("SOAK_PG_PORT", "55439"))
+"""The private PostgreSQL's port."""
+
+CONSUMERS = 2
+"""``streamjobs consume webhook`` processes."""
+
+CONCURRENCY = 100
+"""In-flight limit of each consumer process: the duplicate bound per kill."""
+
+FAIL_RATE = 0.10
+"""Share of requests the receiver answers 503."""
+
+SEED = 8
+"""Seed of the receiver's 503 draws."""
+
+RECEIVER_DELAY = 0.005
+"""Seconds the receiver waits before each answer."""
+
+PRODUCE_SECONDS = 75.0
+"""Events are produced evenly over this long, so the faults hit a moving stream."""
+
+FAULTS: tuple[tuple[float, str], ...] = (
+    (10.0, "kill"),
+    (25.0, "broker"),
+    (40.0, "kill"),
+    (55.0, "postgres"),
+    (70.0, "kill"),
+)
+"""Seconds after the start of production, and the fault injected then."""
+
+DEADLINE = 420.0
+"""Give up waiting for the events to settle after this many seconds of the run."""
+
+SETTLE_SECONDS = 20.0
+"""After the last event settled, wait at most this long for the delivery rows to catch up."""
+
+EMAIL_HOOK = (
+    "email: not soaked yet; publish email.send events, run `streamjobs consume email` with"
+    " RESEND_API_URL at tests/consumers/email/fake_resend.py and RESEND_API_KEY=re_test,"
+    " and check each email arrived once"
+)
+"""What the email part of the soak would do (issue 8, section 5)."""
+
+
+# -- processes -------------------------------------------------------------------------
+
+
+def service_env() -> dict[str, str]:
+    """The environment of ``dev/`` scripts pointed at the private ports."""
+    return os.environ | {
+        "STREAMJOBS_KAFKA_PORT": str(KAFKA_PORT),
+        "STREAMJOBS_PG_PORT": str(PG_PORT),
+    }
+
+
+def dev(script: str, action: str) -> None:
+    """Run ``dev/<script> <action>`` against the private services; raise if it fails."""
+    subprocess.run([str(ROOT / "dev" / script), action], env=service_env(), check=True)
+
+
+@contextmanager
+def private_services() -> Iterator[None]:
+    """Kafka and PostgreSQL on the private ports, stopped on the way out."""
+    try:
+        dev("services.sh", "up")
+        yield
+    finally:
+        dev("services.sh", "down")
+
+
+class Receiver:
+    """``bench/receiver.py`` failing ``FAIL_RATE`` of the requests, in a subprocess."""
+
+    def __init__(self) -> None:
+        command = [
+            sys.executable,
+            str(ROOT / "bench" / "receiver.py"),
+            f"--delay={RECEIVER_DELAY}",
+            f"--fail-rate={FAIL_RATE}",
+            f"--seed={SEED}",
+        ]
+        self._process = subprocess.Popen(command, stdout=subprocess.PIPE, text=True)
+        assert self._process.stdout is not None
+        line = self._process.stdout.readline()
+        if not line.startswith("PORT "):
+            raise RuntimeError(f"receiver did not start: {line!r}")
+        self.url = f"http://127.0.0.1:{line.split()[1]}"
+
+    def log(self) -> dict[str, list[int]]:
+        """Statuses answered so far, by ``webhook-id``."""
+        with urlopen(f"{self.url}/log") as response:
+            answers: dict[str, list[int]] = json.loads(response.read())
+        return answers
+
+    def stop(self) -> None:
+        self._process.terminate()
+        self._process.wait()
+
+
+class Consumers:
+    """``CONSUMERS`` webhook consumer processes; logs under ``log_dir``."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self._env = env
+        self._log_dir = log_dir
+        self._started = 0
+        self.unexpected_exits: list[int] = []
+        self._processes = [self._start() for _ in range(CONSUMERS)]
+
+    def _start(self) -> subprocess.Popen[bytes]:
+        self._started += 1
+        log = (self._log_dir / f"consumer-{self._started}.log").open("wb")
+        command = [
+            str(ROOT / ".venv" / "bin" / "streamjobs"),
+            "consume",
+            "webhook",
+            f"--concurrency={CONCURRENCY}",
+        ]
+        return subprocess.Popen(command, env=self._env, stdout=log, stderr=subprocess.STDOUT)
+
+    def kill_one(self, number: int) -> None:
+        """SIGKILL consumer ``number % CONSUMERS`` and start a new one in its place."""
+        index = number % CONSUMERS
+        self._processes[index].send_signal(signal.SIGKILL)
+        self._processes[index].wait()
+        self._processes[index] = self._start()
+
+    def restart_exited(self) -> None:
+        """A consumer that ended on its own is a failure; note it and start another."""
+        for index, process in enumerate(self._processes):
+            if (status := process.poll()) is not None:
+                self.unexpected_exits.append(status)
+                self._processes[index] = self._start()
+
+    def stop(self) -> None:
+        """SIGTERM: each one drains its in-flight work and writes its rows."""
+        for process in self._processes:
+            process.terminate()
+        for process in self._processes:
+            process.wait(timeout=60)
+
+
+# -- traffic -------------------------------------------------------------------------
+
+
+def event_ids(settings: Settings, count: int) -> list[str]:
+    return [f"{settings.kafka_topic_prefix}{n:06d}" for n in range(count)]
+
+
+def produce_paced(settings: Settings, topic: str, webhook_id: uuid.UUID, ids: list[str]) -> int:
+    """Produce one event per id evenly over ``PRODUCE_SECONDS``; return the failed deliveries."""
+    failures: list[str] = []
+
+    def delivered(error: KafkaError | None, _message: Message) -> None:
+        if error is not None:
+            failures.append(str(error))
+
+    producer = Producer(client_config(settings) | {"linger.ms": 20})
+    started = time.monotonic()
+    for n, event_id in enumerate(ids):
+        value = json.dumps(
+            {"webhook_id": str(webhook_id), "event_type": "soak.tick", "payload": {"n": n}}
+        ).encode()
+        while True:
+            try:
+                producer.produce(
+                    topic,
+                    value,
+                    headers=[(EVENT_ID, event_id)],
+                    on_delivery=delivered,
+                )
+                break
+            except BufferError:
+                producer.poll(0.1)
+        delay = started + PRODUCE_SECONDS * (n + 1) / len(ids) - time.monotonic()
+        producer.poll(max(delay, 0.0))
+    producer.flush(120)
+    return len(failures)
+
+
+class DeadLetters:
+    """Event ids in the DLQ topic, read from its start as they arrive."""
+
+    def __init__(self, settings: Settings, topic: str) -> None:
+        self._consumer = Consumer(
+            client_config(settings)
+            | {"group.id": f"soak-dlq-{uuid.uuid4().hex[:8]}", "enable.auto.commit": False}
+        )
+        partitions = range(settings.kafka_topic_partitions)
+        self._consumer.assign([TopicPartition(topic, p, 0) for p in partitions])
+        self.ids: Counter[str] = Counter()
+
+    def read(self) -> None:
+        """Take what arrived since the last call."""
+        for message in self._consumer.consume(num_messages=1000, timeout=0.5):
+            if message.error() is None:
+                raw = dict(message.headers() or []).get(EVENT_ID)
+                self.ids[raw.decode() if isinstance(raw, bytes) else str(raw)] += 1
+
+    def close(self) -> None:
+        self._consumer.close()
+
+
+# -- the run -------------------------------------------------------------------------
+
+
+@dataclass
+class Observed:
+    """What the run saw, for the checks."""
+
+    events: int
+    answers: dict[str, list[int]]
+    dead: Counter[str]
+    rows: dict[str, tuple[int, int]]
+    kills: int
+    unexpected_exits: list[int]
+    produce_failures: int
+    seconds: float
+    faults: list[str] = field(default_factory=list)
+
+
+def run_faults(consumers: Consumers, started: float, done: list[str]) -> None:
+    """Inject ``FAULTS`` at their times; record each in ``done`` as it ends."""
+    kills = 0
+    for at, fault in FAULTS:
+        time.sleep(max(at - (time.monotonic() - started), 0.0))
+        began = time.monotonic()
+        if fault == "kill":
+            consumers.kill_one(kills)
+            kills += 1
+        else:
+            script = "kafka.sh" if fault == "broker" else "postgres.sh"
+            dev(script, "down")
+            dev(script, "up")
+        done.append(f"{fault} at {at:.0f}s ({time.monotonic() - began:.1f}s)")
+
+
+def settled(ids: list[str], answers: dict[str, list[int]], dead: Counter[str]) -> int:
+    """Events delivered (a 200) or dead-lettered."""
+    return sum(1 for i in ids if 200 in answers.get(i, ()) or i in dead)
+
+
+def delivery_rows(settings: Settings) -> dict[str, tuple[int, int]]:
+    """Per event id of this run: delivery rows, and successful ones."""
+    column = webhook_deliveries.c
+    query = (
+        select(column.event_id, func.count(), func.count().filter(column.outcome == "success"))
+        .where(column.event_id.startswith(settings.kafka_topic_prefix, autoescape=True))
+        .group_by(column.event_id)
+    )
+    engine = sync_engine(settings)
+    try:
+        with engine.connect() as connection:
+            return {row[0]: (int(row[1]), int(row[2])) for row in connection.execute(query)}
+    finally:
+        engine.dispose()
+
+
+def wait_for_rows(settings: Settings, answers: dict[str, list[int]]) -> dict[str, tuple[int, int]]:
+    """Delivery rows, once they match the answers or ``SETTLE_SECONDS`` passed."""
+    expected = sum(len(statuses) for statuses in answers.values())
+    until = time.monotonic() + SETTLE_SECONDS
+    while True:
+        rows = delivery_rows(settings)
+        if sum(n for n, _ in rows.values()) >= expected or time.monotonic() > until:
+            return rows
+        time.sleep(1.0)
+
+
+def soak(events: int, log_dir: Path) -> Observed:
+    prefix = f"soak-{uuid.uuid4().hex[:8]}."
+    env = service_env() | {
+        "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{KAFKA_PORT}",
+        "DATABASE_URL": f"postgresql+psycopg://streamjobs:streamjobs@127.0.0.1:{PG_PORT}/streamjobs",
+        "KAFKA_TOPIC_PREFIX": prefix,
+        "RETRY_DELAYS": "1s,2s",
+        # The broker's minimum: a killed member leaves the group in seconds, not 45.
+        "KAFKA_SESSION_TIMEOUT": "6s",
+        "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+        "LOG_FORMAT": "text",
+    }
+    settings = load_settings(
+        kafka_bootstrap_servers=env["KAFKA_BOOTSTRAP_SERVERS"],
+        database_url=env["DATABASE_URL"],
+        kafka_topic_prefix=prefix,
+        retry_delays="1s,2s",
+    )
+    upgrade(settings)
+    topics = topic_set(settings, WEBHOOK_SEND)
+    create_topics(settings, [topics])
+    ids = event_ids(settings, events)
+    receiver = Receiver()
+    try:
+        endpoint = add_endpoint(sync_engine(settings), f"{receiver.url}/hook", description="soak")
+        consumers = Consumers(env, log_dir)
+        try:
+            return drive(settings, topics.main, topics.dlq, endpoint.id, ids, receiver, consumers)
+        finally:
+            consumers.stop()
+    finally:
+        receiver.stop()
+
+
+def drive(
+    settings: Settings,
+    topic: str,
+    dlq: str,
+    webhook_id: uuid.UUID,
+    ids: list[str],
+    receiver: Receiver,
+    consumers: Consumers,
+) -> Observed:
+    """Produce, inject the faults, and wait until every event settled or ``DEADLINE``."""
+    started = time.monotonic()
+    failures: list[int] = []
+    faults: list[str] = []
+    producer = threading.Thread(
+        target=lambda: failures.append(produce_paced(settings, topic, webhook_id, ids))
+    )
+    injector = threading.Thread(target=run_faults, args=(consumers, started, faults))
+    producer.start()
+    injector.start()
+    dead = DeadLetters(settings, dlq)
+    try:
+        while time.monotonic() - started < DEADLINE:
+            dead.read()
+            consumers.restart_exited()
+            answers = receiver.log()
+            count = settled(ids, answers, dead.ids)
+            print(
+                f"  {time.monotonic() - started:5.0f}s settled {count:,}/{len(ids):,}", flush=True
+            )
+            if count == len(ids) and not injector.is_alive():
+                break
+            time.sleep(2.0)
+        producer.join()
+        injector.join()
+    finally:
+        dead.close()
+    consumers.stop()
+    answers = receiver.log()
+    return Observed(
+        events=len(ids),
+        answers=answers,
+        dead=dead.ids,
+        rows=wait_for_rows(settings, answers),
+        kills=sum(1 for _, fault in FAULTS if fault == "kill"),
+        unexpected_exits=consumers.unexpected_exits,
+        produce_failures=failures[0] if failures else -1,
+        seconds=time.monotonic() - started,
+        faults=faults,
+    )
+
+
+# -- checks --------------------------------------------------------------------------
+
+
+def mismatched_rows(seen: Observed) -> list[str]:
+    """Ids whose (rows, successful rows) differ from (answers, 200s) at the receiver."""
+    return [
+        i
+        for i, statuses in seen.answers.items()
+        if seen.rows.get(i, (0, 0)) != (len(statuses), statuses.count(200))
+    ]
+
+
+def wrong_dead_letters(seen: Observed) -> list[str]:
+    """Dead-lettered ids the receiver answered 200, or fewer than three times."""
+    return [
+        i for i in seen.dead if 200 in seen.answers.get(i, ()) or len(seen.answers.get(i, ())) < 3
+    ]
+
+
+def details(seen: Observed) -> dict[str, dict[str, object]]:
+    """What the receiver and the delivery log hold for every id a check is about."""
+    ids = set(mismatched_rows(seen)) | set(wrong_dead_letters(seen))
+    return {
+        i: {"answers": seen.answers.get(i, []), "rows": seen.rows.get(i), "dlq": seen.dead.get(i)}
+        for i in sorted(ids)
+    }
+
+
+def checks(seen: Observed) -> list[tuple[str, bool]]:
+    """Each figure with whether it passes."""
+    ids = [i for i in seen.answers if i]
+    ok_count = {i: seen.answers[i].count(200) for i in ids}
+    delivered = sum(1 for i in ids if ok_count[i] > 0)
+    lost = seen.events - sum(
+        1 for i in set(ids) | set(seen.dead) if ok_count.get(i) or i in seen.dead
+    )
+    duplicates = sum(max(n - 1, 0) for n in ok_count.values())
+    bound = seen.kills * CONCURRENCY
+    attempts = sum(len(statuses) for statuses in seen.answers.values())
+    rows = sum(n for n, _ in seen.rows.values())
+    off = mismatched_rows(seen)
+    missing = sum(max(len(seen.answers[i]) - seen.rows.get(i, (0, 0))[0], 0) for i in off)
+    wrong_dead = wrong_dead_letters(seen)
+    failed_thrice = sum(1 for i in ids if not ok_count[i] and len(seen.answers[i]) >= 3)
+    return [
+        (
+            f"events produced: {seen.events:,}"
+            f" (failed deliveries to the broker: {seen.produce_failures})",
+            seen.produce_failures == 0,
+        ),
+        (f"faults: {'; '.join(seen.faults)}", len(seen.faults) == len(FAULTS)),
+        (f"delivered (distinct ids with a 200): {delivered:,}", True),
+        (
+            f"dead-lettered: {len(seen.dead):,} ids ({sum(seen.dead.values()):,} messages);"
+            f" ids whose attempts all got 503: {failed_thrice:,}",
+            failed_thrice == len(seen.dead),
+        ),
+        (f"lost: {lost:,}", lost == 0),
+        (
+            f"duplicates (200s beyond the first per id): {duplicates:,}"
+            f" (bound {bound:,}: {CONCURRENCY} in flight x {seen.kills} kills)",
+            duplicates <= bound,
+        ),
+        (
+            f"requests answered: {attempts:,}; delivery rows: {rows:,};"
+            f" ids whose rows differ from their answers: {len(off):,} ({missing:,} rows missing)",
+            not off,
+        ),
+        (f"DLQ entries without three failed attempts: {len(wrong_dead):,}", not wrong_dead),
+        (
+            f"consumers that exited on their own: {len(seen.unexpected_exits)}",
+            not seen.unexpected_exits,
+        ),
+        (f"wall time: {seen.seconds:.0f}s", seen.seconds < DEADLINE),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=10_000)
+    args = parser.parse_args()
+    # The soak's own clients would log every refused connection of the broker restart.
+    configure_logging(level="CRITICAL", fmt="text")
+    log_dir = Path(tempfile.mkdtemp(prefix="soak-"))
+    with private_services():
+        seen = soak(args.events, log_dir)
+    results = checks(seen)
+    (log_dir / "details.json").write_text(json.dumps(details(seen), indent=1))
+    print(
+        f"\nsoak: {args.events:,} webhook events, {FAIL_RATE:.0%} answered 503,"
+        f" {CONSUMERS} consumers x {CONCURRENCY} in flight; consumer logs in {log_dir}"
+    )
+    for line, passed in results:
+        print(f"  [{'ok' if passed else 'FAIL'}] {line}")
+    print(f"  {EMAIL_HOOK}")
+    sys.exit(0 if all(passed for _, passed in results) else 1)
+
+
+if __name__ == "__main__":
+    main()
