@@ -87,7 +87,9 @@ def delete_topics(bootstrap: str, prefix: str) -> None:
     """Delete every topic whose name starts with ``prefix``; waits for the broker's answer."""
     admin = AdminClient({"bootstrap.servers": bootstrap})
     doomed = [name for name in admin.list_topics(timeout=10).topics if name.startswith(prefix)]
-    for future in admin.delete_topics(doomed, operation_timeout=10).values() if doomed else []:
+    if not doomed:
+        return
+    for future in admin.delete_topics(doomed, operation_timeout=10).values():
         future.result()
 
 
