@@ -63,6 +63,29 @@ def cursor_group(settings: Settings, topic: str, criteria: Sequence[str]) -> str
     return f"{base}.{digest}"
 
 
+def typed_criteria(
+    *,
+    event_ids: Sequence[str] = (),
+    keys: Sequence[str] = (),
+    error_classes: Sequence[str] = (),
+    error_kind: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+) -> list[str]:
+    """A selection as ``dlq replay`` options (``--key=K``), the identity of its cursor.
+
+    The CLI and the job view name the cursor of the same criteria alike, so
+    a replay from either continues the other's. Times are as typed (``2h``
+    stays ``2h``); ``--limit`` is no criterion.
+    """
+    typed = [f"--event-id={v}" for v in event_ids] + [f"--key={v}" for v in keys]
+    typed += [f"--error-class={v}" for v in error_classes]
+    if error_kind is not None:
+        typed.append(f"--error-kind={error_kind}")
+    typed += [f"--{name}={value}" for name, value in (("since", since), ("until", until)) if value]
+    return typed
+
+
 @dataclass(kw_only=True)
 class ReplayCounts:
     """How a replay went; updated as it runs.

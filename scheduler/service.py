@@ -92,6 +92,29 @@ def is_loopback(host: str) -> bool:
         return False  # a host name: it may resolve anywhere
 
 
+def publish_manual(
+    publisher: Publisher, *, now: datetime, retention_days: int | None = None
+) -> str:
+    """Publish a manual cleanup run (what ``POST /api/cron/cleanup`` and the job view's
+    "run now" do) and return its event id; calls within one minute share the id.
+
+    Args:
+        publisher: the producer to publish with; blocks until the broker confirms.
+        now: the current aware instant.
+        retention_days: days of logs kept (default: ``CLEANUP_RETENTION_DAYS``).
+
+    Raises:
+        PublishError: the broker did not confirm the event.
+    """
+    event = AuditCleanup(
+        scheduled_for=manual_instant(now), retention_days=retention_days, trigger="manual"
+    )
+    event_id = manual_event_id(now)
+    publisher.publish(AUDIT_CLEANUP.name, event, key=EVENT_KEY, event_id=event_id)
+    logger.info("published a manual cleanup", extra={"event_id": event_id})
+    return event_id
+
+
 class SchedulerService:
     """Publishes the daily slot and serves the trigger until ``stop``.
 
@@ -227,14 +250,9 @@ class SchedulerService:
         logger.info("published the daily cleanup", extra={"event_id": event_id})
 
     async def _publish_manual(self, retention_days: int | None) -> str:
-        now = self._clock()
-        event = AuditCleanup(
-            scheduled_for=manual_instant(now), retention_days=retention_days, trigger="manual"
+        return await asyncio.to_thread(
+            publish_manual, self._publisher, now=self._clock(), retention_days=retention_days
         )
-        event_id = manual_event_id(now)
-        await self._send(event, event_id)
-        logger.info("published a manual cleanup", extra={"event_id": event_id})
-        return event_id
 
     async def _send(self, event: AuditCleanup, event_id: str) -> None:
         await asyncio.to_thread(

@@ -3,11 +3,13 @@
 A URL can carry a credential in two places: the password of its user info
 (``postgresql://user:secret@host/db``) and its query (``?password=secret``,
 ``?sslpassword=...``, ``?token=...``). ``mask_url`` hides both; ``address``
-keeps only where the URL points.
+keeps only where the URL points. ``mask_document`` hides the values of a
+JSON document's fields whose names say they hold a secret.
 """
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 MASK = "********"
@@ -61,3 +63,26 @@ def address(url: str) -> str:
         return mask_url(url)
     shown = f"[{host}]" if ":" in host else host
     return f"{shown}{'' if port is None else f':{port}'}{parts.path}"
+
+
+def mask_document(document: Any) -> Any:
+    """``document`` (parsed JSON) with every value under a secret-sounding field name masked.
+
+    A field is secret when its name contains one of ``SECRET_WORDS`` (any
+    case): ``api_key``, ``Password``, ``x-auth-token``. Nested objects and
+    lists are masked too; strings that are URLs lose their passwords.
+    """
+    if isinstance(document, dict):
+        return {
+            name: MASK if _secret_name(name) else mask_document(value)
+            for name, value in document.items()
+        }
+    if isinstance(document, list):
+        return [mask_document(item) for item in document]
+    if isinstance(document, str) and "://" in document:
+        return mask_url(document)
+    return document
+
+
+def _secret_name(name: object) -> bool:
+    return isinstance(name, str) and any(word in name.lower() for word in SECRET_WORDS)

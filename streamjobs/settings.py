@@ -30,8 +30,8 @@ from streamjobs.errors import ConfigError
 LOCAL_DATABASE_URL = "postgresql+psycopg://streamjobs:streamjobs@127.0.0.1:54329/streamjobs"
 """The private PostgreSQL cluster that ``make services`` runs under ``.dev/``."""
 
-DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-"""Suffixes accepted in durations such as ``30s`` or ``5m``."""
+DURATION_UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+"""Suffixes accepted in durations such as ``30s``, ``5m`` or ``30d``."""
 
 DATABASE_SCHEMES = frozenset({"postgresql", "postgres", "postgresql+psycopg"})
 """URL schemes ``DATABASE_URL`` may use; the plain ones mean psycopg 3."""
@@ -42,11 +42,11 @@ MAX_RETRY_TIERS = 10
 MAX_RETRY_DELAY = 7 * 86400.0
 """Longest delay of one tier, in seconds."""
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)\s*$")
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 
 
 def parse_duration(text: str) -> float:
-    """Seconds in ``text``, such as ``250ms``, ``30s``, ``5m`` or ``2h``.
+    """Seconds in ``text``, such as ``250ms``, ``30s``, ``5m``, ``2h`` or ``30d``.
 
     Raises:
         ValueError: the text is not one number followed by one unit.
@@ -316,6 +316,24 @@ class Settings(BaseSettings):
     )
     cleanup_catchup_grace: Duration = Field(
         20 * 3600.0, ge=0, le=86_400, description="how late a missed daily slot is still run"
+    )
+
+    web_host: str = Field(
+        "127.0.0.1", min_length=1, max_length=253, description="address the job view binds"
+    )
+    web_port: int = Field(
+        8288, ge=0, le=65_535, description="port of the job view (0: any free one)"
+    )
+    dashboard_token: SecretStr | None = Field(
+        None,
+        min_length=16,
+        description="token of the job view (Bearer or login form); unset: loopback only, no login",
+    )
+    history_retention: Duration = Field(
+        30 * 86400.0,
+        ge=3600,
+        le=10 * 365 * 86400,
+        description="how long delivery and run history is kept; the daily cleanup trims older rows",
     )
 
     sentry_dsn: SecretStr | None = Field(None, description="Sentry DSN; unset: no reporting")

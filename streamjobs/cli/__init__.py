@@ -82,6 +82,9 @@ COMMANDS: dict[str, CommandEntry] = {
         "streamjobs.cli.scheduler",
         "publish audit.cleanup daily at 03:00 UTC and serve POST /api/cron/cleanup",
     ),
+    "web": CommandEntry(
+        "streamjobs.web.command", "serve the job view (runs, DLQ, endpoints, schedules) on :8288"
+    ),
     "config": CommandEntry("streamjobs.cli.config", "print the effective settings, secrets masked"),
 }
 """Every command, by name, in the order ``--help`` lists them."""

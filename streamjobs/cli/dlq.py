@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
 from producers.dlq import DeadLetter, Scan, Selection, parse_instant
-from producers.replay import Replay, ReplayCounts, cursor_group
+from producers.replay import Replay, ReplayCounts, cursor_group, typed_criteria
 from schemas import headers
 from schemas.headers import ERROR_KINDS
 from schemas.topics import REGISTRY, find_spec
@@ -134,16 +134,14 @@ def _selection(args: argparse.Namespace) -> Selection:
 
 def _criteria(args: argparse.Namespace) -> list[str]:
     """The selection as typed, less ``--limit``: what names the replay cursor."""
-    typed = [f"--event-id={v}" for v in args.event_id] + [f"--key={v}" for v in args.key]
-    typed += [f"--error-class={v}" for v in args.error_class]
-    if args.error_kind is not None:
-        typed.append(f"--error-kind={args.error_kind}")
-    typed += [
-        f"--{name}={getattr(args, name).text}"
-        for name in ("since", "until")
-        if getattr(args, name) is not None
-    ]
-    return typed
+    return typed_criteria(
+        event_ids=args.event_id,
+        keys=args.key,
+        error_classes=args.error_class,
+        error_kind=args.error_kind,
+        since=None if args.since is None else args.since.text,
+        until=None if args.until is None else args.until.text,
+    )
 
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
