@@ -131,6 +131,12 @@ def middleware(
 
     @web.middleware
     async def guard(request: web.Request, handler: Handler) -> web.StreamResponse:
+        response = await _checked(request, handler)
+        if CSRF_COOKIE in request and request.cookies.get(CSRF_COOKIE) != request[CSRF_COOKIE]:
+            set_cookie(response, CSRF_COOKIE, request[CSRF_COOKIE])
+        return response
+
+    async def _checked(request: web.Request, handler: Handler) -> web.StreamResponse:
         bearer = token is not None and bearer_ok(request, token)
         if (
             token is not None
@@ -142,9 +148,6 @@ def middleware(
             reason = await _csrf_refusal(request, bearer=bearer)
             if reason is not None:
                 return refuse(request, 403, reason)
-        response = await handler(request)
-        if CSRF_COOKIE in request and request.cookies.get(CSRF_COOKIE) != request[CSRF_COOKIE]:
-            set_cookie(response, CSRF_COOKIE, request[CSRF_COOKIE])
-        return response
+        return await handler(request)
 
     return guard
