@@ -132,9 +132,7 @@ async def _webhook(request: web.Request, event_id: str) -> dict[str, Any]:
         {
             "row": row,
             "started_by": history.started_by(row.attempt, row.topic),
-            "next_due": history.next_attempt_due(row.outcome, row.topic, row.created_at, topics)
-            if row is rows[-1]
-            else None,
+            "next_due": history.next_attempt_due(row.outcome, row.topic, row.created_at, topics),
         }
         for row in rows
     ]

@@ -76,7 +76,9 @@ def receiving() -> Iterator[tuple[Hooks, int]]:
 
 
 @contextlib.contextmanager
-def process(settings: Settings, *args: str, log: Path, **env: str) -> Iterator[subprocess.Popen[str]]:
+def process(
+    settings: Settings, *args: str, log: Path, **env: str
+) -> Iterator[subprocess.Popen[str]]:
     """``streamjobs ARGS`` running for the block, stopped by SIGTERM; output appended to ``log``."""
     with log.open("a") as sink:
         child = subprocess.Popen(

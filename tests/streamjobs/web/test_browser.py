@@ -10,11 +10,14 @@ import re
 import uuid
 from datetime import UTC, datetime
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from sqlalchemy import text
 
 from consumers.webhook.registry import disable_endpoint
+from producers.dlq import Scan, Selection
 from producers.publisher import Publisher
+from schemas.topics import WEBHOOK_SEND
+from streamjobs.kafka import topic_set
 from tests.kafka_support import wait_until
 from tests.streamjobs.web.conftest import Stack, screenshot
 
@@ -36,7 +39,8 @@ def attempts(stack: Stack, event_id: str) -> list[tuple[int, str]]:
     with stack.engine.connect() as connection:
         rows = connection.execute(
             text(
-                "SELECT attempt, outcome FROM webhook_deliveries WHERE event_id = :e ORDER BY attempt"
+                "SELECT attempt, outcome FROM webhook_deliveries WHERE event_id = :e"
+                " ORDER BY attempt"
             ),
             {"e": event_id},
         )
@@ -117,11 +121,8 @@ def test_replaying_a_dead_letter_from_the_dlq_view_gets_it_delivered(
     expect(page.locator("tr.attempt").nth(1)).to_contain_text("replay")
 
 
-def wait_for_letter(page: Page, letter: object) -> None:
+def wait_for_letter(page: Page, letter: Locator) -> None:
     """Reload the DLQ view until ``letter`` is listed (the DLQ write follows the attempt row)."""
-    from playwright.sync_api import Locator
-
-    assert isinstance(letter, Locator)
 
     def listed() -> bool:
         if letter.count():
@@ -142,7 +143,9 @@ def test_enabling_an_endpoint_and_recovering_since_t_delivers_its_parked_events(
     for event_id in parked:
         send(stack, endpoint, event_id)
     for event_id in parked:
-        wait_until(lambda e=event_id: attempts(stack, e) == [(1, "fatal")], timeout=DELIVERY_TIMEOUT)
+        wait_until(
+            lambda e=event_id: attempts(stack, e) == [(1, "fatal")], timeout=DELIVERY_TIMEOUT
+        )
     page.goto("/endpoints")
     section = page.locator(f'section.endpoint[data-id="{endpoint}"]')
     expect(section).to_contain_text("maintenance")
@@ -163,10 +166,6 @@ def test_enabling_an_endpoint_and_recovering_since_t_delivers_its_parked_events(
 
 def wait_for_dead_letters(stack: Stack, event_ids: list[str]) -> None:
     """Until every one of ``event_ids`` is in ``webhook.send.dlq``."""
-    from producers.dlq import Scan, Selection
-    from schemas.topics import WEBHOOK_SEND
-    from streamjobs.kafka import topic_set
-
     dlq = topic_set(stack.settings, WEBHOOK_SEND).dlq
 
     def parked() -> bool:
