@@ -1,4 +1,4 @@
-"""Deleting old log rows in short transactions, each one counted in the run's row.
+"""Deleting old log and history rows in short transactions, each one counted in the run's row.
 
 A batch picks at most ``limit`` ids below the cutoff through the
 ``created_at`` index, skipping rows another transaction has locked, and
@@ -14,10 +14,16 @@ from datetime import datetime
 
 from sqlalchemy import Connection, Table, text
 
-from schemas.tables import audit_logs, system_logs
+from schemas.tables import audit_logs, email_deliveries, job_runs, system_logs, webhook_deliveries
 
 TABLES: tuple[Table, ...] = (audit_logs, system_logs)
-"""The tables a cleanup empties of old rows, in order."""
+"""The log tables a cleanup empties of rows older than the run's retention, in order."""
+
+HISTORY_TABLES: tuple[Table, ...] = (webhook_deliveries, email_deliveries, job_runs)
+"""The job view's history, trimmed of rows older than ``HISTORY_RETENTION``, in order."""
+
+TIME_COLUMNS = {job_runs.name: "started_at"}
+"""The column a table's age is read from, where it is not ``created_at``."""
 
 LOCK_KEY = 0x736A_636C_6561_6E75
 """The advisory lock id (``sjcleanu``) that one cleanup holds at a time."""
@@ -31,14 +37,15 @@ _COUNT_BATCH = text(
 
 def _delete_batch(table: Table) -> str:
     name = table.name  # a table of the metadata, never input
+    column = TIME_COLUMNS.get(name, "created_at")
     return (
         f"DELETE FROM {name} WHERE id = ANY(ARRAY("
-        f"SELECT id FROM {name} WHERE created_at < :cutoff"
+        f"SELECT id FROM {name} WHERE {column} < :cutoff"
         " LIMIT :limit FOR UPDATE SKIP LOCKED))"
     )
 
 
-_DELETES = {table.name: text(_delete_batch(table)) for table in TABLES}
+_DELETES = {table.name: text(_delete_batch(table)) for table in (*TABLES, *HISTORY_TABLES)}
 
 
 def delete_batch(
@@ -48,8 +55,8 @@ def delete_batch(
 
     Args:
         connection: one transaction is begun and committed on it.
-        table: one of ``TABLES``.
-        cutoff: rows with ``created_at`` strictly before it go.
+        table: one of ``TABLES`` or ``HISTORY_TABLES``.
+        cutoff: rows with ``created_at`` (``job_runs``: ``started_at``) strictly before it go.
         limit: rows per transaction (``CLEANUP_BATCH_SIZE``).
         run_id: the ``job_runs`` row whose ``result.deleted`` counts them.
 

@@ -2,8 +2,9 @@
 
 A delivery claims the slot's ``job_runs`` row (see ``runs``); a finished run
 makes it a no-op. Otherwise it takes the cleanup lock (one cleanup at a time
-in the database; a second waits its turn), deletes old rows of each table in
-batches (see ``batches``), then closes the run and writes the
+in the database; a second waits its turn), deletes old rows of each log table
+in batches (see ``batches``), trims the delivery and run history older than
+``HISTORY_RETENTION`` before the slot, then closes the run and writes the
 ``system_logs`` result row in one transaction. Sentry Crons hears of every
 run that does work (see ``monitor``).
 """
@@ -15,12 +16,13 @@ import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, Table
 from sqlalchemy.exc import SQLAlchemyError
 
-from consumers.cleanup.batches import TABLES, delete_batch, try_lock, unlock
+from consumers.cleanup.batches import HISTORY_TABLES, TABLES, delete_batch, try_lock, unlock
 from consumers.cleanup.codes import E_BUSY, E_DATABASE
 from consumers.cleanup.monitor import Monitor
 from consumers.cleanup.runs import Run, claim_run, fail_run, finish_run, mark_running, read_run
@@ -52,6 +54,8 @@ class CleanupHandler:
         lock_timeout: most seconds to wait for another cleanup to end
             (``CLEANUP_MONITOR_MAX_RUNTIME``).
         monitor: the Sentry Crons check-ins.
+        history_retention: seconds of delivery and run history kept before the
+            slot (``HISTORY_RETENTION``); None leaves the history alone (default).
     """
 
     def __init__(
@@ -62,8 +66,10 @@ class CleanupHandler:
         batch_size: int,
         lock_timeout: float,
         monitor: Monitor,
+        history_retention: float | None = None,
     ) -> None:
         self._engine = engine
+        self._history_retention = history_retention
         self._retention_days = retention_days
         self._batch_size = batch_size
         self._lock_timeout = lock_timeout
@@ -127,7 +133,11 @@ class CleanupHandler:
         try:
             await session.call(mark_running, run=run)
             for table in TABLES:
-                await self._empty(session, run, table)
+                await self._empty(session, run, table, run.cutoff)
+            if self._history_retention is not None:
+                history_cutoff = run.scheduled_for - timedelta(seconds=self._history_retention)
+                for table in HISTORY_TABLES:
+                    await self._empty(session, run, table, history_cutoff)
             final = await session.call(read_run, scheduled_for=run.scheduled_for)
             result = await session.call(finish_run, run=run, message=result_message(final))
         except SQLAlchemyError as exc:
@@ -137,13 +147,14 @@ class CleanupHandler:
         self._monitor.finished(check_in, ok=True, duration=time.monotonic() - started)
         logger.info("cleanup finished", extra={"run": run.id, "result": result})
 
-    async def _empty(self, session: _Session, run: Run, table: Table) -> None:
-        """Delete batches of ``table`` until one comes back short, resting between batches."""
+    async def _empty(self, session: _Session, run: Run, table: Table, cutoff: datetime) -> None:
+        """Delete batches of ``table`` older than ``cutoff`` until one comes back short,
+        resting between batches."""
         limit = self._batch_size
         while True:
             started = time.monotonic()
             deleted = await session.call(
-                delete_batch, table=table, cutoff=run.cutoff, limit=limit, run_id=run.id
+                delete_batch, table=table, cutoff=cutoff, limit=limit, run_id=run.id
             )
             if deleted < limit:
                 return
@@ -214,6 +225,7 @@ async def open_cleanup_handler(
             batch_size=settings.cleanup_batch_size,
             lock_timeout=settings.cleanup_monitor_max_runtime,
             monitor=Monitor(settings),
+            history_retention=settings.history_retention,
         )
     finally:
         engine.dispose()
