@@ -20,8 +20,10 @@ PYTEST_ARGS ?=
 # The long-running processes of `make run`, one quoted command per line; all of
 # them run in the foreground until Ctrl-C. The scheduler joins with one line:
 #   RUN_PROCESSES += 'streamjobs scheduler'
+RUN_PROCESSES += 'streamjobs web'
 RUN_PROCESSES := 'streamjobs consume all'
 RUN_PROCESSES += 'streamjobs scheduler'
+RUN_PROCESSES += 'streamjobs web'
 
 .PHONY: help install services services-down services-status topics migrate run \
 	test lint bench soak clean
@@ -61,7 +63,7 @@ migrate: install services ## migrate the database to the newest revision
 # dev/supervise.sh starts every process and, on Ctrl-C or SIGTERM, stops them
 # all and waits while they drain. make itself still reports "Interrupt" for
 # Ctrl-C: that is make's own message, not a failed shutdown.
-run: install services topics migrate ## run the consumers and the scheduler in the foreground until Ctrl-C
+run: install services topics migrate ## run the consumers, the scheduler and the job view (:8288) until Ctrl-C
 	PATH="$(CURDIR)/$(BIN):$$PATH" dev/supervise.sh $(RUN_PROCESSES)
 
 # Tests create their own topics (unique prefix) and migrate the database.

@@ -121,7 +121,7 @@ def test_app_services_can_scale(services: dict[str, Service]) -> None:
     # A fixed container name or host port would make `--scale name=3` fail.
     for name, spec in app_services(services).items():
         assert "container_name" not in spec, name
-        assert "ports" not in spec or name == "scheduler", name
+        assert "ports" not in spec or name in ("scheduler", "web"), name
 
 
 def test_the_scheduler_publishes_its_trigger_on_the_hosts_loopback_only(
@@ -129,6 +129,14 @@ def test_the_scheduler_publishes_its_trigger_on_the_hosts_loopback_only(
 ) -> None:
     assert services["scheduler"]["ports"] == ["127.0.0.1:8000:8000"]
     assert services["scheduler"]["environment"]["SCHEDULER_HTTP_HOST"] == "0.0.0.0"
+
+
+def test_the_web_view_is_published_on_the_hosts_loopback_and_needs_its_token(
+    services: dict[str, Service],
+) -> None:
+    assert services["web"]["command"] == ["web"]
+    assert services["web"]["ports"] == ["127.0.0.1:8288:8288"]
+    assert services["web"]["environment"]["WEB_HOST"] == "0.0.0.0"
 
 
 def test_init_creates_topics_and_migrates_once_infrastructure_is_healthy(
@@ -159,7 +167,7 @@ def test_app_services_share_one_environment(services: dict[str, Service]) -> Non
     assert env["KAFKA_BOOTSTRAP_SERVERS"] == "redpanda:9092"
     assert env["DATABASE_URL"].startswith("postgresql+psycopg://")
     assert "@postgres:5432/" in env["DATABASE_URL"]
-    for secret in ("SENTRY_DSN", "CRON_SECRET"):
+    for secret in ("SENTRY_DSN", "CRON_SECRET", "DASHBOARD_TOKEN"):
         assert env[secret] == f"${{{secret}:-}}", "secrets come from the host, empty if unset"
 
 
