@@ -89,20 +89,6 @@ class Run:
         return urlencode(fields)
 
 
-def webhook_class(outcome: str, topic: str | None, topics: TopicSet) -> str:
-    """The class of a webhook run whose latest attempt had ``outcome``, read from ``topic``.
-
-    A retryable failure read from the last delay topic (or the main topic
-    when there are no retries) went to the DLQ: failed. Earlier ones retry.
-    """
-    if outcome == "success":
-        return "succeeded"
-    if outcome == "fatal":
-        return "failed"
-    last = topics.retries[-1] if topics.retries else topics.main
-    return "failed" if topic == last else "retrying"
-
-
 def started_by(attempt: int, topic: str | None) -> str:
     """What started an attempt: a delay topic means a retry; a later attempt on the main
     topic was re-sent from the DLQ (attempt numbers continue past a replay)."""
@@ -124,46 +110,78 @@ def next_attempt_due(
     return created_at + timedelta(seconds=topics.delays[tier])
 
 
-_WEBHOOK_RUNS = """
-SELECT event_id, webhook_id, attempts, first_at, last_at, last_outcome, last_topic FROM (
+_CLEANUP_CLASS = """CASE WHEN finished_at IS NOT NULL AND outcome = 'ok' THEN 'succeeded'
+  WHEN finished_at IS NOT NULL OR outcome = 'error' THEN 'failed' ELSE 'running' END"""
+"""A ``job_runs`` row's class: finished ok, failed (finished otherwise, or an attempt erred),
+or running."""
+
+_RUNS = {
+    # A retryable failure read from the last delay topic went to the DLQ: failed.
+    "webhook": """
+SELECT event_id, webhook_id AS endpoint, attempts, first_at, last_at,
+  CASE WHEN last_outcome = 'success' THEN 'succeeded'
+       WHEN last_outcome = 'fatal' OR last_topic = :final_topic THEN 'failed'
+       ELSE 'retrying' END AS class
+FROM (
   SELECT event_id, webhook_id, count(*) AS attempts, min(created_at) AS first_at,
          max(created_at) AS last_at,
          (array_agg(outcome ORDER BY attempt DESC))[1] AS last_outcome,
          (array_agg(topic ORDER BY attempt DESC))[1] AS last_topic
-  FROM webhook_deliveries GROUP BY event_id, webhook_id
-) AS runs
-WHERE (CAST(:q AS text) IS NULL OR event_id = :q OR CAST(webhook_id AS text) = :q)
-  AND (CAST(:endpoint AS uuid) IS NULL OR webhook_id = :endpoint)
-  AND (CAST(:since AS timestamptz) IS NULL OR last_at >= :since)
-  AND (CAST(:until AS timestamptz) IS NULL OR last_at <= :until)
-ORDER BY last_at DESC LIMIT :limit
-"""
-
-_EMAIL_RUNS = """
-SELECT event_id, count(*) AS attempts, min(created_at) AS first_at, max(created_at) AS last_at,
-       bool_or(outcome = 'failed' AND NOT done) AS failing,
-       bool_or(outcome = 'rejected') AS rejected
+  FROM webhook_deliveries
+  WHERE (CAST(:q AS text) IS NULL OR event_id = :q OR CAST(webhook_id AS text) = :q)
+    AND (CAST(:endpoint AS uuid) IS NULL OR webhook_id = :endpoint)
+    AND (CAST(:after AS timestamptz) IS NULL OR created_at >= :after)
+  GROUP BY event_id, webhook_id
+) AS grouped""",
+    # A chunk is done once a row says sent or rejected; a failed row of a chunk
+    # not done means the email is still being retried (or was dead-lettered).
+    "email": """
+SELECT event_id, CAST(NULL AS uuid) AS endpoint, count(*) AS attempts,
+  min(created_at) AS first_at, max(created_at) AS last_at,
+  CASE WHEN bool_or(outcome = 'failed' AND NOT done) THEN 'retrying'
+       WHEN bool_or(outcome = 'rejected') THEN 'failed' ELSE 'succeeded' END AS class
 FROM (
   SELECT e.*, EXISTS (
     SELECT 1 FROM email_deliveries d WHERE d.event_id = e.event_id AND d.chunk = e.chunk
       AND d.outcome IN ('sent', 'rejected')) AS done
-  FROM email_deliveries e WHERE (e.chunk = 0) = :single
-) AS rows
+  FROM email_deliveries e
+  WHERE (e.chunk = 0) = :single
+    AND (CAST(:after AS timestamptz) IS NULL OR e.created_at >= :after)
+) AS chunks
 GROUP BY event_id
-HAVING (CAST(:q AS text) IS NULL OR event_id = :q OR bool_or(:q = ANY(resend_ids)))
-  AND (CAST(:since AS timestamptz) IS NULL OR max(created_at) >= :since)
-  AND (CAST(:until AS timestamptz) IS NULL OR max(created_at) <= :until)
-ORDER BY last_at DESC LIMIT :limit
-"""
-
-_CLEANUP_RUNS = """
-SELECT id, scheduled_for, trigger, started_at, finished_at, outcome, result FROM job_runs
+HAVING CAST(:q AS text) IS NULL OR event_id = :q OR bool_or(:q = ANY(resend_ids))""",
+    "cleanup": f"""
+SELECT coalesce(result ->> 'event_id', CAST(id AS text)) AS event_id,
+  CAST(NULL AS uuid) AS endpoint, 1 AS attempts, started_at AS first_at,
+  finished_at AS last_at, {_CLEANUP_CLASS} AS class
+FROM job_runs
 WHERE job = 'cleanup'
   AND (CAST(:q AS text) IS NULL OR result ->> 'event_id' = :q)
-  AND (CAST(:since AS timestamptz) IS NULL OR started_at >= :since)
-  AND (CAST(:until AS timestamptz) IS NULL OR started_at <= :until)
-ORDER BY started_at DESC, id DESC LIMIT :limit
+  AND (CAST(:after AS timestamptz) IS NULL OR started_at >= :after)""",
+}
+"""Per job, one row per run: event_id, endpoint, attempts, first_at, last_at, class."""
+
+_RUNS["email-batch"] = _RUNS["email"]  # the same table; ``:single`` tells the chunks apart
+
+_LIST = """
+SELECT * FROM ({runs}) AS runs
+WHERE (CAST(:outcome AS text) IS NULL OR class = :outcome)
+  AND (CAST(:since AS timestamptz) IS NULL OR coalesce(last_at, first_at) >= :since)
+  AND (CAST(:until AS timestamptz) IS NULL OR coalesce(last_at, first_at) <= :until)
+ORDER BY coalesce(last_at, first_at) DESC LIMIT :limit
 """
+
+_COUNTS = """
+SELECT class, {windows} FROM ({runs}) AS runs
+WHERE coalesce(last_at, first_at) >= :after GROUP BY class
+"""
+
+
+def _parameters(job: str, topics: TopicSet, **values: Any) -> dict[str, Any]:
+    """Every parameter of ``_RUNS[job]``: unset criteria as None."""
+    final = topics.retries[-1] if topics.retries else topics.main
+    unset = {"q": None, "endpoint": None, "after": None}
+    return unset | {"final_topic": final, "single": job == "email"} | values
 
 
 def runs(
@@ -181,64 +199,31 @@ def runs(
     for job in JOBS:
         if filters.job not in (None, job) or (filters.endpoint is not None and job != "webhook"):
             continue
-        found += _runs_of(connection, job, filters, topics[job], limit)
-    if filters.outcome is not None:
-        found = [run for run in found if run.outcome == filters.outcome]
-    found.sort(key=lambda run: run.last_at or run.first_at, reverse=True)
-    return found[:limit]
-
-
-def _runs_of(
-    connection: Connection, job: str, filters: Filters, topics: TopicSet, limit: int
-) -> list[Run]:
-    bounds = {"q": filters.q, "since": filters.since, "until": filters.until, "limit": limit}
-    if job == "webhook":
-        rows = connection.execute(text(_WEBHOOK_RUNS), bounds | {"endpoint": filters.endpoint})
-        return [
+        values = _parameters(
+            job,
+            topics[job],
+            q=filters.q,
+            endpoint=filters.endpoint,
+            outcome=filters.outcome,
+            since=filters.since,
+            until=filters.until,
+            limit=limit,
+        )
+        rows = connection.execute(text(_LIST.format(runs=_RUNS[job])), values).mappings()
+        found += [
             Run(
                 job=job,
-                event_id=row.event_id,
-                endpoint=row.webhook_id,
-                outcome=webhook_class(row.last_outcome, row.last_topic, topics),
-                attempts=row.attempts,
-                first_at=row.first_at,
-                last_at=row.last_at,
+                event_id=row["event_id"],
+                endpoint=row["endpoint"],
+                outcome=row["class"],
+                attempts=row["attempts"],
+                first_at=row["first_at"],
+                last_at=row["last_at"],
             )
             for row in rows
         ]
-    if job == "cleanup":
-        return [
-            Run(
-                job=job,
-                event_id=(row.result or {}).get("event_id", str(row.id)),
-                endpoint=None,
-                outcome=cleanup_class(row.outcome, row.finished_at),
-                attempts=1,
-                first_at=row.started_at,
-                last_at=row.finished_at,
-            )
-            for row in connection.execute(text(_CLEANUP_RUNS), bounds)
-        ]
-    rows = connection.execute(text(_EMAIL_RUNS), bounds | {"single": job == "email"})
-    return [
-        Run(
-            job=job,
-            event_id=row.event_id,
-            endpoint=None,
-            outcome="retrying" if row.failing else "failed" if row.rejected else "succeeded",
-            attempts=row.attempts,
-            first_at=row.first_at,
-            last_at=row.last_at,
-        )
-        for row in rows
-    ]
-
-
-def cleanup_class(outcome: str | None, finished_at: datetime | None) -> str:
-    """The class of a ``job_runs`` row: finished ok, failed (an attempt erred), or running."""
-    if finished_at is not None:
-        return "succeeded" if outcome == "ok" else "failed"
-    return "failed" if outcome == "error" else "running"
+    found.sort(key=lambda run: run.last_at or run.first_at, reverse=True)
+    return found[:limit]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -263,27 +248,23 @@ class JobFigures:
 
 
 def figures(connection: Connection, now: datetime, topics: dict[str, TopicSet]) -> list[JobFigures]:
-    """Counts by class over each window and the durations of every job of ``JOBS``."""
-    since = now - max(WINDOWS.values())
+    """Runs by class over each window, and the durations, of every job of ``JOBS``."""
+    windows = ", ".join(
+        f'count(*) FILTER (WHERE coalesce(last_at, first_at) >= :w{n}) AS "{label}"'
+        for n, label in enumerate(WINDOWS)
+    )
+    edges = {f"w{n}": now - span for n, span in enumerate(WINDOWS.values())}
     result = []
     for job in JOBS:
-        listed = _runs_of(connection, job, Filters(since=since), topics[job], limit=1_000_000)
-        counts = {
-            label: _count(
-                run.outcome for run in listed if (run.last_at or run.first_at) >= now - span
-            )
-            for label, span in WINDOWS.items()
-        }
+        query = text(_COUNTS.format(windows=windows, runs=_RUNS[job]))
+        values = _parameters(job, topics[job], after=now - max(WINDOWS.values())) | edges
+        counts: dict[str, dict[str, int]] = {label: {} for label in WINDOWS}
+        for row in connection.execute(query, values).mappings():
+            for label in WINDOWS:
+                counts[label][row["class"]] = row[label]
         p50, p95 = _durations(connection, job, now - WINDOWS[DURATION_WINDOW])
         result.append(JobFigures(job=job, counts=counts, p50_ms=p50, p95_ms=p95))
     return result
-
-
-def _count(classes: Any) -> dict[str, int]:
-    counts: dict[str, int] = {}
-    for name in classes:
-        counts[name] = counts.get(name, 0) + 1
-    return counts
 
 
 _DURATIONS = {
@@ -330,12 +311,19 @@ def email_chunks(connection: Connection, event_id: str, *, single: bool) -> list
     )
 
 
+_CLEANUP_ROWS = f"""
+SELECT *, {_CLEANUP_CLASS} AS class FROM job_runs
+WHERE job = 'cleanup' AND (CAST(:q AS text) IS NULL OR result ->> 'event_id' = :q)
+ORDER BY started_at DESC, id DESC LIMIT :limit
+"""
+
+
 def cleanup_runs(
     connection: Connection, *, event_id: str | None = None, limit: int = 50
 ) -> list[Any]:
-    """The newest cleanup ``job_runs`` rows (or the one of ``event_id``)."""
-    bounds = {"q": event_id, "since": None, "until": None, "limit": limit}
-    return list(connection.execute(text(_CLEANUP_RUNS), bounds))
+    """The newest cleanup ``job_runs`` rows (or the one of ``event_id``), each with its class."""
+    query = text(_CLEANUP_ROWS)
+    return list(connection.execute(query, {"q": event_id, "limit": limit}).mappings())
 
 
 @dataclass(frozen=True, kw_only=True)

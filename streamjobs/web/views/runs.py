@@ -22,15 +22,11 @@ def add_routes(router: web.UrlDispatcher) -> None:
     router.add_get("/run", detail)
 
 
-class BadQueryError(ValueError):
-    """A filter of the query string is malformed."""
-
-
 def parse_filters(query: MultiMapping[str]) -> history.Filters:
     """The filters of a ``/runs`` query string; empty fields are unset.
 
     Raises:
-        BadQueryError: a field is not one of its values, a UUID or a time.
+        ValueError: a field is not one of its values, a UUID or a time; the message says so.
     """
 
     def field(name: str) -> str | None:
@@ -38,9 +34,9 @@ def parse_filters(query: MultiMapping[str]) -> history.Filters:
 
     job, outcome = field("job"), field("outcome")
     if job is not None and job not in history.JOBS:
-        raise BadQueryError(f"job must be one of {', '.join(history.JOBS)}")
+        raise ValueError(f"job must be one of {', '.join(history.JOBS)}")
     if outcome is not None and outcome not in history.OUTCOMES:
-        raise BadQueryError(f"outcome must be one of {', '.join(history.OUTCOMES)}")
+        raise ValueError(f"outcome must be one of {', '.join(history.OUTCOMES)}")
     return history.Filters(
         job=job,
         outcome=outcome,
@@ -57,23 +53,20 @@ def _uuid(text: str | None) -> uuid.UUID | None:
     try:
         return uuid.UUID(text)
     except ValueError:
-        raise BadQueryError("endpoint must be a webhook id (a UUID)") from None
+        raise ValueError("endpoint must be a webhook id (a UUID)") from None
 
 
 def _time(text: str | None) -> datetime | None:
     if text is None:
         return None
-    try:
-        return datetime.fromtimestamp(parse_instant(text) / 1000, UTC)
-    except ValueError as exc:
-        raise BadQueryError(str(exc)) from None
+    return datetime.fromtimestamp(parse_instant(text) / 1000, UTC)
 
 
 async def listing(request: web.Request) -> web.StreamResponse:
     """The runs the query string keeps, newest first."""
     try:
         filters = parse_filters(request.query)
-    except BadQueryError as exc:
+    except ValueError as exc:
         return _listed(request, [], history.Filters(), str(exc), status=400)
     found = await in_db(request, history.runs, filters, topics_by_job(request))
     return _listed(request, found, filters, None)
@@ -127,7 +120,14 @@ async def _webhook(request: web.Request, event_id: str) -> dict[str, Any]:
     rows = await in_db(request, history.webhook_attempts, event_id, endpoint)
     if not rows:
         return {}
-    topics = topics_by_job(request)["webhook"]
+    everything = topics_by_job(request)
+    topics = everything["webhook"]
+    listed = await in_db(
+        request,
+        history.runs,
+        history.Filters(job="webhook", q=event_id, endpoint=endpoint),
+        everything,
+    )
     attempts = [
         {
             "row": row,
@@ -148,7 +148,7 @@ async def _webhook(request: web.Request, event_id: str) -> dict[str, Any]:
         "attempts": attempts,
         "endpoint": endpoint,
         "payload": payload,
-        "outcome": history.webhook_class(rows[-1].outcome, rows[-1].topic, topics),
+        "outcome": next(run.outcome for run in listed if run.event_id == event_id),
         "jitter": request.app[SETTINGS].retry_jitter,
     }
 
@@ -167,6 +167,6 @@ async def _cleanup(request: web.Request, event_id: str) -> dict[str, Any]:
     run = found[0]
     return {
         "run": run,
-        "outcome": history.cleanup_class(run.outcome, run.finished_at),
+        "outcome": run["class"],
         "payload": Payload(text=json.dumps(run.result, indent=2)),
     }

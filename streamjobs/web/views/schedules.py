@@ -34,7 +34,7 @@ async def show(request: web.Request) -> web.StreamResponse:
         cron=CRON,
         slot_at=SLOT_AT,
         next_slot=next_slot(datetime.now(UTC)),
-        runs=[(run, history.cleanup_class(run.outcome, run.finished_at)) for run in runs],
+        runs=runs,
         note=request.query.get("note"),
     )
 

@@ -92,6 +92,10 @@ def test_a_run_with_three_attempts_shows_all_three(page: Page, stack: Stack) -> 
     expect(page.locator("pre.payload")).to_contain_text('"invoice": "inv_1"')
     assert SECRET_VALUE not in page.content()
     screenshot(page, "run-detail")
+    page.goto(f"/runs?job=webhook&outcome=failed&endpoint={endpoint}")
+    expect(page.locator("table.runs tbody tr")).to_have_count(1)
+    page.goto(f"/runs?job=webhook&outcome=succeeded&endpoint={endpoint}")
+    expect(page.locator("table.runs tbody tr")).to_have_text("No run matches.")
 
 
 def test_replaying_a_dead_letter_from_the_dlq_view_gets_it_delivered(
@@ -162,6 +166,10 @@ def test_enabling_an_endpoint_and_recovering_since_t_delivers_its_parked_events(
     )
     page.reload()
     screenshot(page, "endpoints")
+    page.goto("/")
+    webhook = page.locator('tr[data-job="webhook"]')
+    expect(webhook.locator(".mark")).to_be_visible()  # the runs that failed above
+    screenshot(page, "overview-with-failures")
 
 
 def wait_for_dead_letters(stack: Stack, event_ids: list[str]) -> None:
