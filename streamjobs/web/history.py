@@ -12,7 +12,7 @@ Every function takes a connection and runs plain reads; none writes.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -199,16 +199,8 @@ def runs(
     for job in JOBS:
         if filters.job not in (None, job) or (filters.endpoint is not None and job != "webhook"):
             continue
-        values = _parameters(
-            job,
-            topics[job],
-            q=filters.q,
-            endpoint=filters.endpoint,
-            outcome=filters.outcome,
-            since=filters.since,
-            until=filters.until,
-            limit=limit,
-        )
+        criteria = {name: value for name, value in asdict(filters).items() if name != "job"}
+        values = _parameters(job, topics[job], limit=limit, **criteria)
         rows = connection.execute(text(_LIST.format(runs=_RUNS[job])), values).mappings()
         found += [
             Run(
