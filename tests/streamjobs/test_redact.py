@@ -1,10 +1,10 @@
-"""Secrets in URLs are masked wherever they sit."""
+"""Secrets in URLs and in JSON documents are masked wherever they sit."""
 
 from __future__ import annotations
 
 import pytest
 
-from streamjobs.redact import MASK, address, mask_url
+from streamjobs.redact import MASK, address, mask_document, mask_url
 
 
 @pytest.mark.parametrize(
@@ -39,3 +39,22 @@ def test_mask_url_hides_the_password_and_secret_query_values(url: str, masked: s
 )
 def test_address_keeps_only_where_a_url_points(url: str, shown: str) -> None:
     assert address(url) == shown
+
+
+def test_mask_document_hides_secret_fields_at_any_depth_and_url_passwords() -> None:
+    document = {
+        "invoice": "inv_1",
+        "API_Key": "sk_live_1",
+        "customer": {"password": "hunter2", "name": "Ada", "tokens": ["t1", "t2"]},
+        "hooks": [{"x-auth-token": "abc", "url": "https://user:pw@example.com/h?secret=s"}],
+        "count": 3,
+    }
+    assert mask_document(document) == {
+        "invoice": "inv_1",
+        "API_Key": MASK,
+        "customer": {"password": MASK, "name": "Ada", "tokens": MASK},
+        "hooks": [
+            {"x-auth-token": MASK, "url": f"https://user:{MASK}@example.com/h?secret={MASK}"}
+        ],
+        "count": 3,
+    }
