@@ -42,6 +42,9 @@ MAX_RETRY_TIERS = 10
 MAX_RETRY_DELAY = 7 * 86400.0
 """Longest delay of one tier, in seconds."""
 
+MIN_TOKEN_LENGTH = 16
+"""Shortest ``DASHBOARD_TOKEN`` accepted: a guessable token would open the job view."""
+
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)\s*$")
 
 
@@ -326,7 +329,6 @@ class Settings(BaseSettings):
     )
     dashboard_token: SecretStr | None = Field(
         None,
-        min_length=16,
         description="token of the job view (Bearer or login form); unset: loopback only, no login",
     )
     history_retention: Duration = Field(
@@ -353,6 +355,13 @@ class Settings(BaseSettings):
         if factor == 0:
             raise ValueError("must be -1 (the broker's default) or at least 1")
         return factor
+
+    @field_validator("dashboard_token")
+    @classmethod
+    def _long_token(cls, token: SecretStr | None) -> SecretStr | None:
+        if token is not None and len(token.get_secret_value()) < MIN_TOKEN_LENGTH:
+            raise ValueError(f"must be at least {MIN_TOKEN_LENGTH} characters")
+        return token
 
     @field_validator("database_url")
     @classmethod

@@ -107,3 +107,9 @@ def test_without_a_token_it_says_so_at_start_and_serves_loopback_without_sign_in
         assert url.startswith("http://127.0.0.1:")
         assert httpx.get(url).status_code == 200
     assert f"streamjobs web: {NO_TOKEN_NOTE}\n" in log.read_text()
+
+
+def test_a_token_shorter_than_16_characters_is_refused_with_one_line(settings: Settings) -> None:
+    done = streamjobs(settings, "web", "--port", "0", DASHBOARD_TOKEN="short")
+    assert done.returncode == 2
+    assert done.stderr == "streamjobs: error: DASHBOARD_TOKEN: must be at least 16 characters\n"
