@@ -23,6 +23,6 @@ RUN useradd --system --uid 10001 --user-group --no-create-home \
 USER streamjobs
 WORKDIR /tmp
 # The scheduler's HTTP trigger (POST /api/cron/cleanup, GET /healthz).
-EXPOSE 8000
+EXPOSE 8000 8288
 ENTRYPOINT ["streamjobs"]
 CMD ["--help"]
