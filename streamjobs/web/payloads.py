@@ -1,9 +1,11 @@
 """A run's payload, read back from the Kafka message its first attempt logged.
 
-The database keeps where each attempt's message sits (topic, partition,
-offset), not the payload: the event stays in Kafka while its topic's
-retention keeps it. Reading assigns the one partition (no group joins,
-nothing is committed). What is shown has its secrets masked.
+The database keeps where each webhook attempt's message sits (topic,
+partition, offset), and an event id given by no producer names where the
+event first arrived (``position_of``); the payload itself is not stored:
+the event stays in Kafka while its topic's retention keeps it. Reading
+assigns the one partition (no group joins, nothing is committed). What is
+shown has its secrets masked.
 """
 
 from __future__ import annotations
@@ -37,6 +39,19 @@ class Payload:
 
     text: str | None = None
     problem: str | None = None
+
+
+def position_of(event_id: str, topic: str) -> tuple[int, int] | None:
+    """The partition and offset an event id derived from ``topic`` names, else None.
+
+    An event published without an ``event-id`` header is named
+    ``<topic>:<partition>:<offset>`` after where it first arrived.
+    """
+    prefix, _, place = event_id.partition(f"{topic}:")
+    partition, _, offset = place.partition(":")
+    if prefix or not (partition.isdigit() and offset.isdigit()):
+        return None
+    return int(partition), int(offset)
 
 
 def read_payload(

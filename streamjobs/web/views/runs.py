@@ -13,7 +13,7 @@ from multidict import MultiMapping
 from producers.dlq import parse_instant
 from streamjobs.web import history
 from streamjobs.web.pages import SETTINGS, in_db, in_thread, render, topics_by_job
-from streamjobs.web.payloads import Payload, read_payload
+from streamjobs.web.payloads import Payload, position_of, read_payload
 
 
 def add_routes(router: web.UrlDispatcher) -> None:
@@ -105,11 +105,7 @@ async def detail(request: web.Request) -> web.StreamResponse:
     elif job == "cleanup":
         context = await _cleanup(request, event_id)
     else:
-        rows = await in_db(request, history.email_chunks, event_id, single=job == "email")
-        context = {
-            "chunks": rows,
-            "payload": Payload(problem="email rows keep no Kafka position of their event"),
-        }
+        context = await _email(request, job, event_id)
     if not any(context.get(name) for name in ("attempts", "chunks", "run")):
         raise web.HTTPNotFound(text=f"no {job} run with event id {event_id}")
     return render(request, "run.html", job=job, event_id=event_id, **context)
@@ -151,6 +147,17 @@ async def _webhook(request: web.Request, event_id: str) -> dict[str, Any]:
         "outcome": next(run.outcome for run in listed if run.event_id == event_id),
         "jitter": request.app[SETTINGS].retry_jitter,
     }
+
+
+async def _email(request: web.Request, job: str, event_id: str) -> dict[str, Any]:
+    rows = await in_db(request, history.email_chunks, event_id, single=job == "email")
+    main = topics_by_job(request)[job].main
+    position = position_of(event_id, main)
+    if position is None:
+        payload = Payload(problem="its producer named the event, so no Kafka position is known")
+    else:
+        payload = await in_thread(read_payload, request.app[SETTINGS], main, *position)
+    return {"chunks": rows, "payload": payload}
 
 
 def _uuid_or_404(text: str) -> uuid.UUID:

@@ -11,11 +11,12 @@ import uuid
 from datetime import UTC, datetime
 
 from playwright.sync_api import Locator, Page, expect
-from sqlalchemy import text
+from sqlalchemy import insert, text
 
 from consumers.webhook.registry import disable_endpoint
 from producers.dlq import Scan, Selection
 from producers.publisher import Publisher
+from schemas.tables import email_deliveries
 from schemas.topics import WEBHOOK_SEND
 from streamjobs.kafka import topic_set
 from tests.kafka_support import wait_until
@@ -164,6 +165,12 @@ def test_enabling_an_endpoint_and_recovering_since_t_delivers_its_parked_events(
         lambda: sorted(stack.hooks.answered("/parked", 200)) == sorted(parked),
         timeout=DELIVERY_TIMEOUT,
     )
+    section.get_by_role("button", name="Send test event").click()
+    expect(page.locator(".note")).to_contain_text("test event streamjobs.test:")
+    wait_until(
+        lambda: any(i.startswith("streamjobs.test:") for i in stack.hooks.answered("/parked", 200)),
+        timeout=DELIVERY_TIMEOUT,
+    )
     page.reload()
     screenshot(page, "endpoints")
     page.goto("/")
@@ -206,3 +213,23 @@ def test_run_now_on_the_schedule_runs_a_cleanup(page: Page, stack: Stack) -> Non
     expect(run).to_contain_text("manual")
     expect(run).to_contain_text("succeeded")
     screenshot(page, "schedules")
+
+
+def test_a_search_by_resend_id_finds_the_email_run_and_its_chunks(page: Page, stack: Stack) -> None:
+    # Rows as the email job writes them; no Resend is needed to read them back.
+    event_id = f"order-{uuid.uuid4().hex[:8]}"
+    resend_id = f"re_{uuid.uuid4().hex[:12]}"
+    with stack.engine.begin() as connection:
+        connection.execute(
+            insert(email_deliveries).values(
+                event_id=event_id, chunk=0, outcome="sent", resend_ids=[resend_id], recipients=2
+            )
+        )
+    page.get_by_label("search runs").fill(resend_id)
+    page.get_by_role("button", name="Search").click()
+    row = page.locator("table.runs tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("email")
+    row.get_by_role("link", name=event_id).click()
+    expect(page.locator("tr.attempt")).to_contain_text(resend_id)
+    expect(page.locator("main")).to_contain_text("no Kafka position is known")

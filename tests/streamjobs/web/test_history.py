@@ -1,4 +1,5 @@
-"""What the run detail derives from an attempt's row: what started it, when the next is due."""
+"""What the run detail derives: what started an attempt, when the next is due, where an
+event without a producer's id arrived."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from schemas.topics import WEBHOOK_SEND, TopicSet
 from streamjobs.web.history import next_attempt_due, started_by
+from streamjobs.web.payloads import position_of
 
 TOPICS = TopicSet(spec=WEBHOOK_SEND, main="p.webhook.send", group="p.g", delays=(30.0, 300.0))
 AT = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
@@ -25,3 +27,10 @@ def test_the_next_attempt_is_due_after_the_tier_of_the_topic_read_and_none_after
     assert next_attempt_due("retryable", "p.webhook.send.retry.2", AT, TOPICS) is None
     assert next_attempt_due("fatal", "p.webhook.send", AT, TOPICS) is None
     assert next_attempt_due("success", "p.webhook.send", AT, TOPICS) is None
+
+
+def test_an_event_id_derived_from_its_topic_names_its_partition_and_offset() -> None:
+    assert position_of("p.email.send:2:41", "p.email.send") == (2, 41)
+    assert position_of("p.email.send-batch:2:41", "p.email.send") is None
+    assert position_of("order-1234", "p.email.send") is None
+    assert position_of("p.email.send:2:x", "p.email.send") is None
