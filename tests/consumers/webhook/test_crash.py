@@ -104,7 +104,7 @@ def rows(db: Engine, event_id: str) -> list[tuple[int, str, int | None, int]]:
         .order_by(log.attempt)
     )
     with db.connect() as connection:
-        return [tuple(row) for row in connection.execute(query)]  # type: ignore[misc]
+        return [tuple(row) for row in connection.execute(query)]
 
 
 def ids_received(receiver: Receiver) -> list[str]:
