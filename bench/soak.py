@@ -124,11 +124,20 @@ SETTLE_SECONDS = 20.0
 
 
 def service_env() -> dict[str, str]:
-    """The environment of ``dev/`` scripts pointed at the private ports."""
-    return os.environ | {
+    """The environment of ``dev/`` scripts pointed at the private ports.
+
+    ``DATABASE_URL`` and ``KAFKA_BOOTSTRAP_SERVERS`` of the caller are left out:
+    ``dev/postgres.sh`` would use a server that answers there instead of starting its own.
+    """
+    inherited = {k: v for k, v in os.environ.items() if k not in CALLER_SERVICES}
+    return inherited | {
         "STREAMJOBS_KAFKA_PORT": str(KAFKA_PORT),
         "STREAMJOBS_PG_PORT": str(PG_PORT),
     }
+
+
+CALLER_SERVICES = frozenset({"DATABASE_URL", "KAFKA_BOOTSTRAP_SERVERS"})
+"""Variables of the caller's environment that would point the soak at shared services."""
 
 
 def dev(script: str, action: str) -> None:

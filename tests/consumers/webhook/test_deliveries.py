@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, OperationalError
 
-from consumers.webhook.deliveries import DeliveryRow, DeliveryWriter
+from consumers.webhook.deliveries import DeliveryRow, DeliveryWriter, Prior
 from schemas.tables import webhook_deliveries
 from streamjobs.settings import Settings
 
@@ -195,3 +195,76 @@ def test_leaving_the_writer_stores_the_rows_still_waiting(db: Engine) -> None:
     asyncio.run(scenario())
 
     assert count(db, "evt-close") == 3
+
+
+def pending(event_id: str, attempt: int = 1) -> DeliveryRow:
+    """The row of ``attempt`` as written before its POST."""
+    return dataclasses.replace(
+        delivery(event_id, attempt),
+        outcome="pending",
+        http_status=None,
+        duration_ms=None,
+        response_excerpt=None,
+    )
+
+
+def failed(event_id: str, attempt: int = 1) -> DeliveryRow:
+    return dataclasses.replace(delivery(event_id, attempt), outcome="retryable", http_status=503)
+
+
+def logged(db: Engine, event_id: str) -> list[tuple[int, str, int]]:
+    log = webhook_deliveries.c
+    query = (
+        select(log.attempt, log.outcome, log.sends)
+        .where(log.event_id == event_id)
+        .order_by(log.attempt)
+    )
+    with db.connect() as connection:
+        return [(row.attempt, row.outcome, row.sends) for row in connection.execute(query)]
+
+
+def test_an_attempt_is_pending_before_its_post_and_a_redo_counts_one_more_send(
+    db: Engine,
+) -> None:
+    async def scenario() -> list[Prior]:
+        async with DeliveryWriter(db) as writer:
+            first = await writer.begin(pending("evt-redo"))
+            redo = await writer.begin(pending("evt-redo"))  # the consumer died mid-POST
+            return [first, redo]
+
+    first, redo = asyncio.run(scenario())
+
+    assert first == redo == Prior(delivered=False, recorded=None)
+    assert logged(db, "evt-redo") == [(1, "pending", 2)]
+
+
+def test_a_settled_attempt_is_read_back_and_not_begun_again(db: Engine) -> None:
+    async def scenario() -> Prior:
+        async with DeliveryWriter(db) as writer:
+            await writer.begin(pending("evt-settled"))
+            assert await writer.settle(failed("evt-settled")) is False
+            return await writer.begin(pending("evt-settled"))
+
+    prior = asyncio.run(scenario())
+
+    assert prior.delivered is False
+    assert prior.recorded is not None
+    assert (prior.recorded.kind, prior.recorded.http_status) == ("retryable", 503)
+    assert logged(db, "evt-settled") == [(1, "retryable", 1)]
+
+
+def test_once_an_event_succeeded_no_attempt_begins_and_no_failure_counts(db: Engine) -> None:
+    async def scenario() -> tuple[Prior, bool]:
+        async with DeliveryWriter(db) as writer:
+            await writer.begin(pending("evt-chains", 2))
+            assert await writer.settle(delivery("evt-chains", 2)) is True
+            later = await writer.begin(pending("evt-chains", 3))
+            # A second chain of the event failing attempt 2 after the first chain's success:
+            other = await writer.settle(failed("evt-chains", 2))
+            return later, other
+
+    later, other = asyncio.run(scenario())
+
+    assert later == Prior(delivered=True, recorded=None)
+    assert other is True
+    assert logged(db, "evt-chains") == [(2, "success", 1)]
