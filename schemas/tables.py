@@ -88,6 +88,7 @@ webhook_deliveries = Table(
     Column("partition", Integer),
     Column("offset", BigInteger),
     _created_at(),
+    Column("sends", SmallInteger, nullable=False, server_default=text("1")),
     UniqueConstraint("event_id", "webhook_id", "attempt", name="uq_webhook_deliveries_attempt"),
     Index("ix_webhook_deliveries_webhook_created", "webhook_id", "created_at"),
 )

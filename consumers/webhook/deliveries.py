@@ -1,7 +1,13 @@
 """The delivery log: one ``webhook_deliveries`` row per attempt, written in batches.
 
-Handlers hand their row to a ``DeliveryWriter`` and wait until it is stored,
-so a message never counts as done before its row exists. Rows that arrive
+An attempt's row is written twice: as ``pending`` before its POST (``begin``),
+and with its outcome after it (``settle``). A POST is thus never sent without
+its row, and a row a crash left ``pending`` says the outcome is unknown. A
+redo of the attempt (the message redelivered after the crash) counts one more
+``sends`` on that row, then settles it; a redo of an attempt already settled,
+or of an event already delivered, sends nothing and reads the outcome back.
+Handlers wait until their row is stored, so a message never counts as done
+before its row exists. Rows that arrive
 while a batch is being written form the next batch (group commit): under
 load batches grow by themselves, and when idle a row waits for nothing but
 its own insert. While the database is down the writer retries with backoff
@@ -16,20 +22,20 @@ import logging
 import uuid
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import Engine, TextClause, bindparam, text
+from sqlalchemy import Engine, Row, TextClause, bindparam, text
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
-from consumers.webhook.outcomes import Kind
+from consumers.webhook.outcomes import PENDING, Kind, Outcome
 from schemas.tables import webhook_deliveries
 
 logger = logging.getLogger(__name__)
 
 MAX_BATCH = 500
-"""Most rows in one INSERT."""
+"""Most rows in one transaction."""
 
 BACKOFF_START = 0.1
 """Seconds before the first retry of a batch the database refused."""
@@ -49,30 +55,80 @@ class DeliveryRow:
     http_status: int | None
     error_code: str | None
     error_message: str | None
-    duration_ms: int
+    duration_ms: int | None
     response_excerpt: str | None
     topic: str
     partition: int
     offset: int
 
 
-def _insert_from_arrays() -> TextClause:
-    """One INSERT of a whole batch: each column travels as one array, unnested."""
-    columns = [field.name for field in dataclasses.fields(DeliveryRow)]
+COLUMNS = tuple(field.name for field in dataclasses.fields(DeliveryRow))
+"""The columns a ``DeliveryRow`` fills, in order."""
+
+SETTLED_COLUMNS = (
+    "outcome",
+    "http_status",
+    "error_code",
+    "error_message",
+    "duration_ms",
+    "response_excerpt",
+    "topic",
+    "partition",
+    "offset",
+)
+"""Columns an outcome overwrites in the row its attempt began."""
+
+
+def _input_rows() -> str:
+    """A CTE of the batch: each column travels as one array, unnested, numbered by ``n``."""
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     arrays = ", ".join(
         f"CAST(:{name} AS {webhook_deliveries.c[name].type.compile(dialect=dialect)}[])"
-        for name in columns
+        for name in COLUMNS
     )
-    quoted = ", ".join(f'"{name}"' for name in columns)  # "offset" is a keyword
-    return text(
-        f"INSERT INTO {webhook_deliveries.name} ({quoted})"
-        f" SELECT * FROM unnest({arrays})"
-        " ON CONFLICT (event_id, webhook_id, attempt) DO NOTHING"
-    ).bindparams(*(bindparam(name) for name in columns))
+    names = ", ".join(f'"{name}"' for name in COLUMNS)  # "offset" is a keyword
+    return f"input AS (SELECT * FROM unnest({arrays}) WITH ORDINALITY AS i({names}, n))"
 
 
-_INSERT_ARRAYS = _insert_from_arrays()
+def _statement(body: str) -> TextClause:
+    return text(f"WITH {_input_rows()}, {body}").bindparams(*(bindparam(name) for name in COLUMNS))
+
+
+_TABLE = webhook_deliveries.name
+_QUOTED = ", ".join(f'"{name}"' for name in COLUMNS)
+_KEY = "(event_id, webhook_id, attempt)"
+_SUCCEEDED = (
+    f"EXISTS (SELECT 1 FROM {_TABLE} d WHERE d.event_id = i.event_id"
+    " AND d.webhook_id = i.webhook_id AND d.outcome = 'success')"
+)
+
+# Pending rows: a new attempt inserts one; a redo of an attempt whose row is still
+# pending (its POST was cut short by a crash) counts one more send on it; a redo of an
+# attempt already settled leaves the row alone and reads its outcome back. Every
+# statement sees the table as it was before it: the final SELECT reads what was there.
+_BEGIN = _statement(
+    f"delivered AS (SELECT i.n FROM input i WHERE {_SUCCEEDED}),"
+    f" written AS (INSERT INTO {_TABLE} ({_QUOTED})"
+    f" SELECT {_QUOTED} FROM input WHERE n NOT IN (SELECT n FROM delivered)"
+    f" ON CONFLICT {_KEY} DO UPDATE SET sends = {_TABLE}.sends + 1, created_at = now(),"
+    ' topic = EXCLUDED.topic, "partition" = EXCLUDED."partition", "offset" = EXCLUDED."offset"'
+    f" WHERE {_TABLE}.outcome = '{PENDING}')"
+    " SELECT i.n IN (SELECT n FROM delivered), d.outcome, d.http_status, d.error_code,"
+    f" d.error_message FROM input i LEFT JOIN {_TABLE} d ON d.event_id = i.event_id"
+    " AND d.webhook_id = i.webhook_id AND d.attempt = i.attempt"
+    f" AND d.outcome <> '{PENDING}' ORDER BY i.n"
+)
+
+# Outcomes: they replace the pending row of their attempt, but never a success (two
+# chains of one event may both have made it); each row reads back whether the event
+# succeeded on its endpoint, in this attempt or another.
+_SETTLE = _statement(
+    f"written AS (INSERT INTO {_TABLE} ({_QUOTED}) SELECT {_QUOTED} FROM input"
+    f" ON CONFLICT {_KEY} DO UPDATE SET "
+    + ", ".join(f'"{name}" = EXCLUDED."{name}"' for name in SETTLED_COLUMNS)
+    + f" WHERE {_TABLE}.outcome <> 'success')"
+    f" SELECT i.outcome = 'success' OR {_SUCCEEDED} FROM input i ORDER BY i.n"
+)
 
 
 TRANSIENT_SQLSTATE_CLASSES = frozenset({"08", "40", "53", "57", "58"})
@@ -96,8 +152,33 @@ def is_transient(error: Exception) -> bool:
     return sqlstate is None or sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES
 
 
-def insert_rows(engine: Engine, rows: list[DeliveryRow]) -> list[Exception | None]:
-    """Insert ``rows``, skipping attempts already logged; one result per row.
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Prior:
+    """What the log already held when an attempt began.
+
+    Args:
+        delivered: the event succeeded on this endpoint before (any attempt).
+        recorded: this very attempt's settled outcome, when an earlier owner of
+            the message made and logged it (a redelivery after a crash); None
+            for an attempt never made, or cut short while pending.
+    """
+
+    delivered: bool
+    recorded: Outcome | None
+
+
+Op = Literal["begin", "settle"]
+"""``begin``: write the attempt's pending row; ``settle``: write its outcome."""
+
+Request = tuple[Op, DeliveryRow]
+"""One row for the writer, and what to do with it."""
+
+Result = Prior | bool | Exception
+"""``begin`` gives a ``Prior``, ``settle`` whether the event is delivered; or the row's error."""
+
+
+def write_rows(engine: Engine, requests: list[Request]) -> list[Result]:
+    """Write a batch of pending rows and outcomes in one transaction; one result per row.
 
     A batch refused for its content (a database error, or a value the driver
     cannot encode) is retried row by row, so one bad row fails alone (its result
@@ -107,31 +188,45 @@ def insert_rows(engine: Engine, rows: list[DeliveryRow]) -> list[Exception | Non
         SQLAlchemyError: the database is unreachable (see ``is_transient``).
     """
     try:
-        _insert(engine, [dataclasses.asdict(row) for row in rows])
+        return _write(engine, requests)
     except Exception as exc:
         if is_transient(exc):
             raise
-        if len(rows) == 1:
+        if len(requests) == 1:
             return [exc]
-        return [_insert_alone(engine, row) for row in rows]
-    return [None] * len(rows)
+        return [_write_alone(engine, request) for request in requests]
 
 
-def _insert_alone(engine: Engine, row: DeliveryRow) -> Exception | None:
+def _write_alone(engine: Engine, request: Request) -> Result:
     try:
-        _insert(engine, [dataclasses.asdict(row)])
+        return _write(engine, [request])[0]
     except Exception as exc:
         if is_transient(exc):
             raise
         return exc
-    return None
 
 
-def _insert(engine: Engine, values: list[dict[str, Any]]) -> None:
-    # One statement for the whole batch: executemany would send one INSERT per row.
-    columns = {name: [row[name] for row in values] for name in values[0]}
+def _write(engine: Engine, requests: list[Request]) -> list[Result]:
+    results: dict[int, Result] = {}
     with engine.begin() as connection:
-        connection.execute(_INSERT_ARRAYS, columns)
+        for op, statement in (("begin", _BEGIN), ("settle", _SETTLE)):
+            indexed = [(n, row) for n, (kind, row) in enumerate(requests) if kind == op]
+            if not indexed:
+                continue
+            # One statement for the whole batch: executemany would send one per row.
+            columns = {name: [getattr(row, name) for _, row in indexed] for name in COLUMNS}
+            answers = connection.execute(statement, columns).all()
+            for (n, _), answer in zip(indexed, answers, strict=True):
+                results[n] = _prior(answer) if op == "begin" else bool(answer[0])
+    return [results[n] for n in range(len(requests))]
+
+
+def _prior(answer: Row[Any]) -> Prior:
+    delivered, outcome, http_status, code, message = tuple(answer)
+    recorded = None
+    if outcome is not None:
+        recorded = Outcome(kind=outcome, http_status=http_status, code=code, message=message)
+    return Prior(delivered=bool(delivered), recorded=recorded)
 
 
 class DeliveryWriter:
@@ -141,7 +236,7 @@ class DeliveryWriter:
 
     Args:
         engine: the sync engine to write with.
-        max_batch: most rows per INSERT; default 500.
+        max_batch: most rows per transaction; default 500.
         drain_timeout: seconds ``close`` waits for waiting rows; default 30.
     """
 
@@ -151,7 +246,7 @@ class DeliveryWriter:
         self._engine = engine
         self._max_batch = max_batch
         self._drain_timeout = drain_timeout
-        self._waiting: list[tuple[DeliveryRow, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[Request, asyncio.Future[Result]]] = []
         self._wakeup = asyncio.Event()
         self._closing = False
         self._task: asyncio.Task[None] | None = None
@@ -168,25 +263,45 @@ class DeliveryWriter:
     ) -> None:
         await self.close()
 
-    async def write(self, row: DeliveryRow) -> None:
-        """Return once ``row`` is stored (or was already: same event, endpoint, attempt).
+    async def begin(self, row: DeliveryRow) -> Prior:
+        """Log ``row`` (outcome ``pending``) before its POST; return what the log held.
+
+        Nothing is written when the event was delivered already or this attempt
+        is settled: the caller then sends nothing.
 
         Raises:
             RuntimeError: the writer is closed.
             SQLAlchemyError: the database refused this row for its content.
         """
+        prior = await self._submit("begin", row)
+        assert isinstance(prior, Prior)
+        return prior
+
+    async def settle(self, row: DeliveryRow) -> bool:
+        """Store ``row``'s outcome over its pending row (or as a new one); never over a success.
+
+        Returns:
+            True when the event has succeeded on this endpoint: this attempt or another.
+
+        Raises:
+            RuntimeError: the writer is closed.
+            SQLAlchemyError: the database refused this row for its content.
+        """
+        return bool(await self._submit("settle", row))
+
+    async def _submit(self, op: Op, row: DeliveryRow) -> Result:
         if self._closing:
             raise RuntimeError("the delivery writer is closed")
-        stored = asyncio.get_running_loop().create_future()
-        self._waiting.append((row, stored))
+        stored: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
+        self._waiting.append(((op, row), stored))
         self._wakeup.set()
-        await stored
+        return await stored
 
     async def close(self) -> None:
         """Write the waiting rows (at most ``drain_timeout`` seconds), then stop.
 
-        Rows still unwritten after that fail their ``write`` with RuntimeError;
-        their messages were not completed, so they are read again.
+        Rows still unwritten after that fail with RuntimeError; their messages
+        were not completed, so they are read again.
         """
         self._closing = True
         self._wakeup.set()
@@ -214,31 +329,31 @@ class DeliveryWriter:
             del self._waiting[: self._max_batch]
             await self._flush(batch)
 
-    async def _flush(self, batch: list[tuple[DeliveryRow, asyncio.Future[None]]]) -> None:
-        rows = [row for row, _ in batch]
+    async def _flush(self, batch: list[tuple[Request, asyncio.Future[Result]]]) -> None:
+        requests = [request for request, _ in batch]
         delay = BACKOFF_START
         while True:
             try:
-                results = await asyncio.to_thread(insert_rows, self._engine, rows)
+                results = await asyncio.to_thread(write_rows, self._engine, requests)
                 break
             except Exception as exc:
                 if not is_transient(exc):
-                    results = [exc] * len(rows)
+                    results = [exc] * len(requests)
                     break
                 logger.warning(
                     "database unavailable; delivery rows wait",
                     extra={
-                        "rows": len(rows),
+                        "rows": len(requests),
                         "retry_in_s": delay,
                         "error_class": type(exc).__name__,
                     },
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX)
-        for (_, stored), error in zip(batch, results, strict=True):
+        for (_, stored), result in zip(batch, results, strict=True):
             if stored.done():  # its handler was cancelled
                 continue
-            if error is None:
-                stored.set_result(None)
+            if isinstance(result, Exception):
+                stored.set_exception(result)
             else:
-                stored.set_exception(error)
+                stored.set_result(result)

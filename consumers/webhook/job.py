@@ -2,8 +2,8 @@
 
 ``JOB`` is what the runtime registers. ``open_webhook_handler(settings, ...)``
 opens the process's HTTP pool, endpoint cache and delivery writer, and yields
-the handler; every attempt writes its delivery row before the handler
-returns or raises.
+the handler; every attempt writes its delivery row (``pending``) before its
+POST and settles it before the handler returns or raises.
 """
 
 from __future__ import annotations
@@ -19,7 +19,13 @@ from consumers.webhook.client import WebhookClient, open_client
 from consumers.webhook.codes import E_BAD_SECRET
 from consumers.webhook.deliveries import DeliveryRow, DeliveryWriter
 from consumers.webhook.endpoints import EndpointCache
-from consumers.webhook.outcomes import GONE, Outcome, outcome_of_error, outcome_of_reply
+from consumers.webhook.outcomes import (
+    GONE,
+    PENDING,
+    Outcome,
+    outcome_of_error,
+    outcome_of_reply,
+)
 from consumers.webhook.registry import Endpoint
 from consumers.webhook.signing import parse_secret, sign
 from schemas.events import WebhookSend
@@ -79,6 +85,12 @@ class WebhookHandler:
     async def __call__(self, event: WebhookSend, context: Context) -> None:
         """Send ``event`` once, log the attempt, then return or raise.
 
+        The attempt's row is written ``pending`` before the POST. Nothing is
+        sent when the log shows the event delivered on this endpoint already
+        (another chain of it, or an earlier owner of this message, succeeded):
+        the message is then done. A redelivered attempt that an earlier owner
+        settled is not sent again either: its logged outcome is raised again.
+
         Raises:
             RetryableError: timeouts (``E_TIMEOUT``), connection (``E_CONNECT``)
                 and lookup (``E_DNS``) failures, 408, 425, 429 and 5xx (``E_HTTP``,
@@ -88,20 +100,38 @@ class WebhookHandler:
                 an unknown or disabled endpoint, a malformed URL or secret.
         """
         started = time.monotonic()
-        outcome = await self._attempt(event, context)
-        duration_ms = round((time.monotonic() - started) * 1000)
+        try:
+            endpoint = await self._endpoints.get(event.webhook_id)
+        except Exception as exc:  # no POST: the outcome is logged without a pending row
+            await self._settle(event, context, outcome_of_error(exc), started)
+            return
+        prior = await self._deliveries.begin(delivery_row(event, context, PENDING_OUTCOME, None))
+        if prior.delivered:
+            return
+        if prior.recorded is not None:
+            prior.recorded.raise_if_failed()
+            return
+        started = time.monotonic()
+        outcome = await self._attempt(event, context, endpoint)
         if outcome.http_status == GONE:
             reason = (
                 f"HTTP 410 Gone answered to event {context.event_id}"
                 f" (attempt {context.overall_attempt})"
             )
             await self._endpoints.disable(event.webhook_id, reason)
-        await self._deliveries.write(delivery_row(event, context, outcome, duration_ms))
-        outcome.raise_if_failed()
+        await self._settle(event, context, outcome, started)
 
-    async def _attempt(self, event: WebhookSend, context: Context) -> Outcome:
+    async def _settle(
+        self, event: WebhookSend, context: Context, outcome: Outcome, started: float
+    ) -> None:
+        """Log ``outcome``; raise it unless the event is delivered (by this attempt or another)."""
+        duration_ms = round((time.monotonic() - started) * 1000)
+        row = delivery_row(event, context, outcome, duration_ms)
+        if not await self._deliveries.settle(row):
+            outcome.raise_if_failed()
+
+    async def _attempt(self, event: WebhookSend, context: Context, endpoint: Endpoint) -> Outcome:
         try:
-            endpoint = await self._endpoints.get(event.webhook_id)
             now = datetime.now(UTC)
             body = encode_body(event, now)
             timestamp = int(now.timestamp())
@@ -122,8 +152,12 @@ class WebhookHandler:
             return outcome_of_error(exc)
 
 
+PENDING_OUTCOME = Outcome(kind=PENDING)
+"""What an attempt's row says until its POST is answered."""
+
+
 def delivery_row(
-    event: WebhookSend, context: Context, outcome: Outcome, duration_ms: int
+    event: WebhookSend, context: Context, outcome: Outcome, duration_ms: int | None
 ) -> DeliveryRow:
     """The ``webhook_deliveries`` row of one attempt."""
     return DeliveryRow(

@@ -27,8 +27,12 @@ from consumers.webhook.codes import (
 )
 from streamjobs.errors import FatalError, JobError, RetryableError
 
-Kind = Literal["success", "retryable", "fatal"]
+Kind = Literal["pending", "success", "retryable", "fatal"]
 """The ``outcome`` column of ``webhook_deliveries``."""
+
+PENDING: Kind = "pending"
+"""The outcome of an attempt whose POST may be under way: in flight, or cut short by a
+crash (the receiver may or may not have had it) until the attempt is redone."""
 
 RETRYABLE_STATUSES = frozenset({408, 425, 429})
 """Statuses below 500 that ask for another try."""

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import Engine, Update, func, insert, select, update
 
+from consumers.webhook.outcomes import PENDING
 from consumers.webhook.signing import generate_secret
 from schemas.tables import webhook_deliveries, webhooks
 from streamjobs.errors import ConfigError
@@ -174,14 +175,17 @@ class DeliveryStats:
     """An endpoint's record in ``webhook_deliveries``.
 
     Args:
-        attempts: attempts logged.
+        attempts: attempts logged with an outcome (``pending`` ones not counted).
         successes: attempts that succeeded.
+        pending: attempts logged ``pending``: in flight, or cut short by a crash
+            (outcome unknown) and not redone yet.
         last_success_at: when the newest success was logged; None if none.
         recent: the newest attempts, newest first (at most the number asked for).
     """
 
     attempts: int
     successes: int
+    pending: int
     last_success_at: datetime | None
     recent: list[dict[str, Any]]
 
@@ -200,9 +204,11 @@ def delivery_stats(engine: Engine, webhook_id: uuid.UUID, *, recent: int = 10) -
     log = webhook_deliveries.c
     mine = log.webhook_id == webhook_id
     success = log.outcome == "success"
+    pending = log.outcome == PENDING
     totals = select(
-        func.count(),
+        func.count().filter(~pending),
         func.count().filter(success),
+        func.count().filter(pending),
         func.max(log.created_at).filter(success),
     ).where(mine)
     newest = (
@@ -212,10 +218,14 @@ def delivery_stats(engine: Engine, webhook_id: uuid.UUID, *, recent: int = 10) -
         .limit(recent)
     )
     with engine.connect() as connection:
-        attempts, successes, last_success_at = connection.execute(totals).one()
+        attempts, successes, unsettled, last_success_at = connection.execute(totals).one()
         rows = [dict(row._mapping) for row in connection.execute(newest)]
     return DeliveryStats(
-        attempts=attempts, successes=successes, last_success_at=last_success_at, recent=rows
+        attempts=attempts,
+        successes=successes,
+        pending=unsettled,
+        last_success_at=last_success_at,
+        recent=rows,
     )
 
 

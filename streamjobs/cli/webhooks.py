@@ -133,6 +133,7 @@ def run_show(args: argparse.Namespace, settings: Settings) -> int:
         raise _not_found(args.id)
     facts = describe(endpoint) | {
         "attempts": stats.attempts,
+        "pending": stats.pending,
         "success_rate": stats.success_rate,
         "last_success_at": _iso(stats.last_success_at),
         "recent_attempts": [row | {"created_at": _iso(row["created_at"])} for row in stats.recent],
@@ -149,6 +150,11 @@ def _show_text(endpoint: Endpoint, stats: DeliveryStats) -> str:
         f"success rate {rate} of {stats.attempts} attempts; "
         f"last success {_iso(stats.last_success_at) or 'never'}",
     ]
+    if stats.pending:
+        lines.append(
+            f"{stats.pending} pending: sent or being sent, outcome not logged yet"
+            " (in flight, or cut short by a crash until the event is redone)"
+        )
     lines += [
         "  ".join(
             str(value if value is not None else "-")

@@ -13,7 +13,7 @@ from sqlalchemy import Engine, create_engine, func, select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DataError, OperationalError
 
-from consumers.webhook.deliveries import DeliveryRow, DeliveryWriter
+from consumers.webhook.deliveries import DeliveryRow, DeliveryWriter, Prior
 from schemas.tables import webhook_deliveries
 from streamjobs.settings import Settings
 
@@ -45,8 +45,8 @@ def count(db: Engine, event_id: str) -> int:
 def test_concurrent_rows_are_all_stored_and_a_repeat_is_ignored(db: Engine) -> None:
     async def scenario() -> None:
         async with DeliveryWriter(db, max_batch=50) as writer:
-            await asyncio.gather(*(writer.write(delivery("evt-many", n)) for n in range(1, 201)))
-            await writer.write(delivery("evt-many", 1))
+            await asyncio.gather(*(writer.settle(delivery("evt-many", n)) for n in range(1, 201)))
+            await writer.settle(delivery("evt-many", 1))
 
     asyncio.run(scenario())
 
@@ -56,20 +56,20 @@ def test_concurrent_rows_are_all_stored_and_a_repeat_is_ignored(db: Engine) -> N
 def test_a_row_the_database_refuses_fails_alone(db: Engine) -> None:
     too_large_attempt = 40_000  # beyond the smallint column
 
-    async def scenario() -> tuple[BaseException | None, ...]:
+    async def scenario() -> tuple[BaseException | bool, ...]:
         async with DeliveryWriter(db) as writer:
             return tuple(
                 await asyncio.gather(
-                    writer.write(delivery("evt-mixed", 1)),
-                    writer.write(delivery("evt-mixed", too_large_attempt)),
-                    writer.write(delivery("evt-mixed", 2)),
+                    writer.settle(delivery("evt-mixed", 1)),
+                    writer.settle(delivery("evt-mixed", too_large_attempt)),
+                    writer.settle(delivery("evt-mixed", 2)),
                     return_exceptions=True,
                 )
             )
 
     first, bad, second = asyncio.run(scenario())
 
-    assert first is None and second is None
+    assert first is True and second is True
     assert isinstance(bad, DataError)
     assert count(db, "evt-mixed") == 2
 
@@ -80,13 +80,13 @@ def test_a_row_over_the_index_entry_limit_fails_alone_instead_of_stalling_the_wr
     # Incompressible text: PostgreSQL compresses repetitive index entries below the limit.
     huge_id = secrets.token_hex(4096)
 
-    async def scenario() -> tuple[BaseException | None, ...]:
+    async def scenario() -> tuple[BaseException | bool, ...]:
         async with DeliveryWriter(db) as writer:
             return tuple(
                 await asyncio.wait_for(
                     asyncio.gather(
-                        writer.write(delivery("evt-beside-huge", 1)),
-                        writer.write(delivery(huge_id, 1)),
+                        writer.settle(delivery("evt-beside-huge", 1)),
+                        writer.settle(delivery(huge_id, 1)),
                         return_exceptions=True,
                     ),
                     timeout=20,
@@ -95,7 +95,7 @@ def test_a_row_over_the_index_entry_limit_fails_alone_instead_of_stalling_the_wr
 
     good, bad = asyncio.run(scenario())
 
-    assert good is None
+    assert good is True
     assert isinstance(bad, OperationalError)
     assert count(db, "evt-beside-huge") == 1
 
@@ -103,19 +103,19 @@ def test_a_row_over_the_index_entry_limit_fails_alone_instead_of_stalling_the_wr
 def test_a_row_the_driver_cannot_encode_fails_alone(db: Engine) -> None:
     unencodable = dataclasses.replace(delivery("evt-surrogate", 2), error_message="\ud800")
 
-    async def scenario() -> tuple[BaseException | None, ...]:
+    async def scenario() -> tuple[BaseException | bool, ...]:
         async with DeliveryWriter(db) as writer:
             return tuple(
                 await asyncio.gather(
-                    writer.write(delivery("evt-surrogate", 1)),
-                    writer.write(unencodable),
+                    writer.settle(delivery("evt-surrogate", 1)),
+                    writer.settle(unencodable),
                     return_exceptions=True,
                 )
             )
 
     good, bad = asyncio.run(scenario())
 
-    assert good is None
+    assert good is True
     assert isinstance(bad, Exception)
     assert count(db, "evt-surrogate") == 1
 
@@ -170,7 +170,7 @@ def test_while_the_database_is_down_the_writer_blocks_and_stores_the_row_later(
             engine = create_engine(url.set(host="127.0.0.1", port=gate.port))
             try:
                 async with DeliveryWriter(engine) as writer:
-                    stored = asyncio.ensure_future(writer.write(delivery("evt-outage")))
+                    stored = asyncio.ensure_future(writer.settle(delivery("evt-outage")))
                     await asyncio.sleep(1.0)
                     assert not stored.done(), "the handler must wait while the database is down"
                     gate.shut = False
@@ -187,7 +187,7 @@ def test_leaving_the_writer_stores_the_rows_still_waiting(db: Engine) -> None:
     async def scenario() -> None:
         async with DeliveryWriter(db) as writer:
             waiting = [
-                asyncio.ensure_future(writer.write(delivery("evt-close", n))) for n in (1, 2, 3)
+                asyncio.ensure_future(writer.settle(delivery("evt-close", n))) for n in (1, 2, 3)
             ]
             await asyncio.sleep(0)  # the rows are queued, not yet written
         await asyncio.gather(*waiting)
@@ -195,3 +195,76 @@ def test_leaving_the_writer_stores_the_rows_still_waiting(db: Engine) -> None:
     asyncio.run(scenario())
 
     assert count(db, "evt-close") == 3
+
+
+def pending(event_id: str, attempt: int = 1) -> DeliveryRow:
+    """The row of ``attempt`` as written before its POST."""
+    return dataclasses.replace(
+        delivery(event_id, attempt),
+        outcome="pending",
+        http_status=None,
+        duration_ms=None,
+        response_excerpt=None,
+    )
+
+
+def failed(event_id: str, attempt: int = 1) -> DeliveryRow:
+    return dataclasses.replace(delivery(event_id, attempt), outcome="retryable", http_status=503)
+
+
+def logged(db: Engine, event_id: str) -> list[tuple[int, str, int]]:
+    log = webhook_deliveries.c
+    query = (
+        select(log.attempt, log.outcome, log.sends)
+        .where(log.event_id == event_id)
+        .order_by(log.attempt)
+    )
+    with db.connect() as connection:
+        return [(row.attempt, row.outcome, row.sends) for row in connection.execute(query)]
+
+
+def test_an_attempt_is_pending_before_its_post_and_a_redo_counts_one_more_send(
+    db: Engine,
+) -> None:
+    async def scenario() -> list[Prior]:
+        async with DeliveryWriter(db) as writer:
+            first = await writer.begin(pending("evt-redo"))
+            redo = await writer.begin(pending("evt-redo"))  # the consumer died mid-POST
+            return [first, redo]
+
+    first, redo = asyncio.run(scenario())
+
+    assert first == redo == Prior(delivered=False, recorded=None)
+    assert logged(db, "evt-redo") == [(1, "pending", 2)]
+
+
+def test_a_settled_attempt_is_read_back_and_not_begun_again(db: Engine) -> None:
+    async def scenario() -> Prior:
+        async with DeliveryWriter(db) as writer:
+            await writer.begin(pending("evt-settled"))
+            assert await writer.settle(failed("evt-settled")) is False
+            return await writer.begin(pending("evt-settled"))
+
+    prior = asyncio.run(scenario())
+
+    assert prior.delivered is False
+    assert prior.recorded is not None
+    assert (prior.recorded.kind, prior.recorded.http_status) == ("retryable", 503)
+    assert logged(db, "evt-settled") == [(1, "retryable", 1)]
+
+
+def test_once_an_event_succeeded_no_attempt_begins_and_no_failure_counts(db: Engine) -> None:
+    async def scenario() -> tuple[Prior, bool]:
+        async with DeliveryWriter(db) as writer:
+            await writer.begin(pending("evt-chains", 2))
+            assert await writer.settle(delivery("evt-chains", 2)) is True
+            later = await writer.begin(pending("evt-chains", 3))
+            # A second chain of the event failing attempt 2 after the first chain's success:
+            other = await writer.settle(failed("evt-chains", 2))
+            return later, other
+
+    later, other = asyncio.run(scenario())
+
+    assert later == Prior(delivered=True, recorded=None)
+    assert other is True
+    assert logged(db, "evt-chains") == [(2, "success", 1)]

@@ -32,7 +32,7 @@ def test_db_upgrade_twice_then_downgrade_to_base_and_up_again(
     for _ in range(2):
         done = streamjobs(settings, "db", "upgrade")
         assert done.returncode == 0, done.stderr
-        assert "database at revision 0001" in done.stdout
+        assert "database at revision 0002" in done.stdout
     down = streamjobs(settings, "db", "downgrade", "base")
     assert down.returncode == 0, down.stderr
     assert inspect(migrated_engine).get_table_names() == ["alembic_version"]

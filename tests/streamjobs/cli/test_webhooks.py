@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, insert, select
 
 from consumers.runtime.runner import Runner
 from consumers.webhook.job import JOB
@@ -13,6 +13,7 @@ from consumers.webhook.registry import add_endpoint, disable_endpoint
 from consumers.webhook.signing import parse_secret
 from producers import Publisher
 from schemas import headers
+from schemas.tables import webhook_deliveries
 from streamjobs.kafka import create_topics, topic_set
 from streamjobs.settings import Settings
 from tests.conftest import SettingsFactory
@@ -139,3 +140,24 @@ def test_enable_after_a_410_and_a_replay_by_key_deliver_the_parked_events_once(
         "success rate 50.0% of 6 attempts"
         in streamjobs(settings, "webhooks", "show", str(endpoint.id)).stdout
     )
+
+
+def test_show_lists_pending_attempts_apart_from_the_success_rate(
+    db: Engine, settings: Settings
+) -> None:
+    endpoint = add_endpoint(db, "https://example.com/hook")
+    log = webhook_deliveries.c
+    rows = [
+        {"event_id": "done", "webhook_id": endpoint.id, "attempt": 1, "outcome": "success"},
+        {"event_id": "cut", "webhook_id": endpoint.id, "attempt": 1, "outcome": "pending"},
+    ]
+    with db.begin() as connection:
+        connection.execute(insert(webhook_deliveries), rows)
+        assert connection.execute(select(log.sends)).scalars().all() == [1, 1]
+
+    shown = as_json(settings, "webhooks", "show", str(endpoint.id))
+    text = streamjobs(settings, "webhooks", "show", str(endpoint.id)).stdout
+
+    assert (shown["attempts"], shown["pending"], shown["success_rate"]) == (1, 1, 1.0)
+    assert "success rate 100.0% of 1 attempts" in text
+    assert "1 pending: sent or being sent, outcome not logged yet" in text
