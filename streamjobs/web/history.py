@@ -19,6 +19,7 @@ from urllib.parse import urlencode
 
 from sqlalchemy import Connection, text
 
+from consumers.webhook.outcomes import PENDING
 from schemas.topics import RETRY_SUFFIX, TopicSet
 
 WINDOWS = {"1h": timedelta(hours=1), "24h": timedelta(hours=24), "7d": timedelta(days=7)}
@@ -117,9 +118,11 @@ or running."""
 
 _RUNS = {
     # A retryable failure read from the last delay topic went to the DLQ: failed.
-    "webhook": """
+    # A pending attempt is in flight (or was cut short by a crash, until redone).
+    "webhook": f"""
 SELECT event_id, webhook_id AS endpoint, attempts, first_at, last_at,
   CASE WHEN last_outcome = 'success' THEN 'succeeded'
+       WHEN last_outcome = '{PENDING}' THEN 'running'
        WHEN last_outcome = 'fatal' OR last_topic = :final_topic THEN 'failed'
        ELSE 'retrying' END AS class
 FROM (
@@ -259,10 +262,10 @@ def figures(connection: Connection, now: datetime, topics: dict[str, TopicSet]) 
     return result
 
 
-_DURATIONS = {
+_DURATIONS = {  # a pending attempt has no duration yet
     "webhook": "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY duration_ms),"
     " percentile_cont(0.95) WITHIN GROUP (ORDER BY duration_ms)"
-    " FROM webhook_deliveries WHERE created_at >= :since",
+    f" FROM webhook_deliveries WHERE created_at >= :since AND outcome <> '{PENDING}'",
     "cleanup": "SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY d),"
     " percentile_cont(0.95) WITHIN GROUP (ORDER BY d) FROM ("
     " SELECT extract(epoch FROM finished_at - started_at) * 1000 AS d FROM job_runs"
@@ -323,14 +326,16 @@ class Health:
     """An endpoint's delivery record.
 
     Args:
-        attempts: attempts logged.
+        attempts: attempts logged with an outcome (pending ones apart).
         successes: of which succeeded.
+        pending: attempts in flight, or cut short by a crash and not redone yet.
         last_success_at: the newest success.
         consecutive_failures: failed attempts since the newest success.
     """
 
     attempts: int = 0
     successes: int = 0
+    pending: int = 0
     last_success_at: datetime | None = None
     consecutive_failures: int = 0
 
@@ -340,13 +345,16 @@ class Health:
         return None if self.attempts == 0 else self.successes / self.attempts
 
 
-_HEALTH = """
+_HEALTH = f"""
 WITH s AS (
-  SELECT webhook_id, count(*) AS attempts, count(*) FILTER (WHERE outcome = 'success') AS ok,
+  SELECT webhook_id, count(*) FILTER (WHERE outcome <> '{PENDING}') AS attempts,
+         count(*) FILTER (WHERE outcome = 'success') AS ok,
+         count(*) FILTER (WHERE outcome = '{PENDING}') AS pending,
          max(created_at) FILTER (WHERE outcome = 'success') AS last_ok
   FROM webhook_deliveries GROUP BY webhook_id
 )
 SELECT s.*, (SELECT count(*) FROM webhook_deliveries d WHERE d.webhook_id = s.webhook_id
+             AND d.outcome NOT IN ('success', '{PENDING}')
              AND d.created_at > coalesce(s.last_ok, '-infinity')) AS streak
 FROM s
 """
@@ -358,6 +366,7 @@ def endpoint_health(connection: Connection) -> dict[uuid.UUID, Health]:
         row.webhook_id: Health(
             attempts=row.attempts,
             successes=row.ok,
+            pending=row.pending,
             last_success_at=row.last_ok,
             consecutive_failures=row.streak,
         )
