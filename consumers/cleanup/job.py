@@ -135,7 +135,11 @@ class CleanupHandler:
             for table in TABLES:
                 await self._empty(session, run, table, run.cutoff)
             if self._history_retention is not None:
-                history_cutoff = run.scheduled_for - timedelta(seconds=self._history_retention)
+                # Never past the run's own start: a slot in the future must not take
+                # its own row, nor history younger than the retention.
+                history_cutoff = min(run.scheduled_for, run.started_at) - timedelta(
+                    seconds=self._history_retention
+                )
                 for table in HISTORY_TABLES:
                     await self._empty(session, run, table, history_cutoff)
             final = await session.call(read_run, scheduled_for=run.scheduled_for)

@@ -54,8 +54,10 @@ def seed(db: Engine) -> None:
             )
 
 
-def clean(db: Engine, settings: Settings, *, history_retention: float | None) -> None:
-    """Run the slot ``SLOT`` with one row per batch, so trimming takes several batches."""
+def clean(
+    db: Engine, settings: Settings, *, history_retention: float | None, slot: datetime = SLOT
+) -> None:
+    """Run ``slot`` with one row per batch, so trimming takes several batches."""
     cleanup = CleanupHandler(
         engine=db,
         retention_days=90,
@@ -72,7 +74,7 @@ def clean(db: Engine, settings: Settings, *, history_retention: float | None) ->
         partition=0,
         offset=0,
     )
-    asyncio.run(cleanup(AuditCleanup(scheduled_for=SLOT), context))
+    asyncio.run(cleanup(AuditCleanup(scheduled_for=slot), context))
 
 
 def test_history_older_than_the_retention_before_the_slot_goes_and_is_counted(
@@ -101,3 +103,14 @@ def test_without_a_history_retention_the_history_is_left_alone(
     clean(db, settings, history_retention=None)
     with db.connect() as connection:
         assert len(connection.execute(select(webhook_deliveries.c.id)).all()) == 2
+
+
+def test_a_slot_in_the_future_counts_back_from_its_start_and_keeps_its_own_run(
+    db: Engine, settings: Settings
+) -> None:
+    seed(db)
+    future = datetime.now(UTC).replace(microsecond=0) + timedelta(days=400)
+    clean(db, settings, history_retention=RETENTION.total_seconds(), slot=future)
+    with db.connect() as connection:
+        (run,) = connection.execute(select(job_runs.c.scheduled_for, job_runs.c.outcome)).all()
+    assert tuple(run) == (future, "ok")

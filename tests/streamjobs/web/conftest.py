@@ -76,9 +76,7 @@ def stack(
         retry_delays=(0.3, 0.3),
         log_format="text",
     )
-    names = ", ".join(table.name for table in metadata.sorted_tables)
-    with migrated_engine.begin() as connection:
-        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
+    empty(migrated_engine)
     create_topics(settings, all_topic_sets(settings))
     log = tmp_path_factory.mktemp("stack") / "processes.log"
     try:
@@ -97,6 +95,14 @@ def stack(
             )
     finally:
         delete_topics(services.kafka_bootstrap_servers, prefix)
+        empty(migrated_engine)  # later tests may count endpoints or runs
+
+
+def empty(engine: Engine) -> None:
+    """Empty every table, as the ``db`` fixture does."""
+    names = ", ".join(table.name for table in metadata.sorted_tables)
+    with engine.begin() as connection:
+        connection.execute(text(f"TRUNCATE {names} RESTART IDENTITY"))
 
 
 @pytest.fixture(scope="module")
