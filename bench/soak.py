@@ -14,6 +14,8 @@ Events are produced at a steady pace over ``PRODUCE_SECONDS`` while
 ``CONSUMERS`` ``streamjobs consume webhook`` processes (``RETRY_DELAYS=1s,2s``)
 deliver them and the fault script runs ``FAULTS``: three SIGKILLs of a
 consumer (restarted at once), one broker restart, one PostgreSQL restart.
+Production starts once every consumer has its partitions, so the first kill
+hits a consumer at work.
 Alongside, ``--emails`` ``email.send`` events and a tenth as many
 ``email.send-batch`` events of ``BATCH_EMAILS`` emails go through ``streamjobs
 consume email`` and ``email-batch`` to the fake Resend of the tests
@@ -79,6 +81,12 @@ PG_PORT = int(os.environ.get("SOAK_PG_PORT", "55439"))
 
 CONSUMERS = 2
 """``streamjobs consume webhook`` processes."""
+
+ASSIGNED = "partitions assigned"
+"""What a consumer logs once the group gave it partitions."""
+
+STARTUP_TIMEOUT = 60.0
+"""Seconds the consumers have to join their groups before production starts."""
 
 EMAIL_JOBS = ("email", "email-batch")
 """``streamjobs consume`` processes of the email jobs, one each; killed with every webhook kill."""
@@ -220,15 +228,31 @@ class Consumers:
         self._started = 0
         self.unexpected_exits: list[int] = []
         self._jobs = ["webhook"] * CONSUMERS + list(EMAIL_JOBS)
+        self._logs: list[Path] = []
         self._processes = [self._start(job) for job in self._jobs]
 
     def _start(self, job: str) -> subprocess.Popen[bytes]:
         self._started += 1
-        log = (self._log_dir / f"consumer-{self._started}-{job}.log").open("wb")
+        self._logs.append(self._log_dir / f"consumer-{self._started}-{job}.log")
+        log = self._logs[-1].open("wb")
         command = [str(ROOT / ".venv" / "bin" / "streamjobs"), "consume", job]
         if job == "webhook":
             command.append(f"--concurrency={CONCURRENCY}")
         return subprocess.Popen(command, env=self._env, stdout=log, stderr=subprocess.STDOUT)
+
+    def wait_assigned(self, timeout: float) -> None:
+        """Return once every first consumer got its partitions, so the faults hit working ones.
+
+        Raises:
+            RuntimeError: one has none after ``timeout`` seconds.
+        """
+        until = time.monotonic() + timeout
+        while not all(ASSIGNED in log.read_text() for log in self._logs[: len(self._jobs)]):
+            if time.monotonic() > until:
+                raise RuntimeError(
+                    f"consumers not assigned after {timeout:.0f}s; see {self._log_dir}"
+                )
+            time.sleep(0.5)
 
     def kill_one(self, number: int) -> None:
         """SIGKILL webhook consumer ``number % CONSUMERS`` and the email consumers; restart them."""
@@ -481,6 +505,7 @@ def soak(events: int, emails: int, log_dir: Path) -> Observed:
         traffic = interleaved(webhook_traffic(topics.main, endpoint.id, ids), mails)
         consumers = Consumers(env, log_dir)
         try:
+            consumers.wait_assigned(STARTUP_TIMEOUT)
             return drive(
                 settings, topics.dlq, traffic, Expected(ids, subjects), receiver, resend, consumers
             )
