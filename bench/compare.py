@@ -400,11 +400,11 @@ def streamjobs_latency(engine: Engine, count: int) -> Latency:
         part = Part.new("latency")
         endpoint = add_endpoint(engine, receiver.url(), description=f"bench {part.prefix}")
         with consuming(part):
-            ids = [f"{part.prefix}{n:06d}" for n in range(count)]
+            ids = [f"{part.prefix}{n:06d}" for n in range(WARM_UP + count)]
             produced = paced_produce(
                 part.settings, part.topics.main, ids, webhook_value(endpoint.id)
             )
-            receiver.wait_for(count)
+            receiver.wait_for(len(ids))
             arrivals = receiver.arrivals()
         disable_endpoint(engine, endpoint.id, "benchmark finished")
     first = {key: times[0] for key, times in arrivals.items()}
