@@ -12,6 +12,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 # pip runs only when pyproject.toml is newer than this stamp.
 INSTALLED := $(VENV)/.installed
+# The same for the bench extra (Celery, redis-py), which only `make bench` needs.
+BENCH_INSTALLED := $(VENV)/.installed-bench
 # Any Python 3.11+; python3.11 first because that is what CI and the Dockerfile use.
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 
@@ -78,10 +80,18 @@ lint: install ## ruff check, ruff format --check, mypy, import-linter, shellchec
 	@command -v shellcheck >/dev/null || { echo "error: shellcheck not found (apt-get install shellcheck)" >&2; exit 1; }
 	shellcheck --external-sources dev/*.sh .ci/run
 
-bench: install services ## run every bench/bench_*.py
-	@shopt -s nullglob; scripts=(bench/bench_*.py); \
-	if (( $${#scripts[@]} == 0 )); then echo "no bench/bench_*.py scripts yet"; exit 0; fi; \
-	for f in "$${scripts[@]}"; do echo "== $$f"; PYTHONPATH=. $(BIN)/python "$$f"; done
+# The side-by-side benchmark (bench/compare.py): streamjobs with 1 and 2
+# processes, the obvious consumer, Celery on a private redis-server and a bare
+# aiohttp loop, a few minutes in all, against the running Kafka and PostgreSQL.
+# Results: bench/results/compare.{md,json}. The other bench/bench_*.py scripts
+# run one by one (README, Benchmarks).
+bench: $(BENCH_INSTALLED) services ## side-by-side benchmark; writes bench/results/compare.{md,json}
+	@command -v redis-server >/dev/null || { echo "error: redis-server not found (apt-get install redis-server)" >&2; exit 1; }
+	PATH="$(CURDIR)/$(BIN):$$PATH" PYTHONPATH=. $(BIN)/python bench/compare.py
+
+$(BENCH_INSTALLED): $(INSTALLED)
+	$(BIN)/python -m pip install --quiet -e '.[dev,bench]'
+	@touch $@
 
 soak: install ## 10,000 webhooks through kills and restarts, on a private Kafka and PostgreSQL
 	PYTHONPATH=. $(BIN)/python bench/soak.py

@@ -121,6 +121,10 @@ class ReceiverProcess:
     def reset(self) -> None:
         self._call("/reset", "POST")
 
+    def arrivals(self) -> dict[str, list[float]]:
+        """Epoch seconds of every request by ``webhook-id``, in order."""
+        return self._call("/arrivals")
+
     def rate(self) -> Rate:
         stats = self._call("/stats")
         return Rate(stats["count"], stats["last"] - stats["first"])
@@ -139,9 +143,10 @@ class ReceiverProcess:
 
 
 @contextmanager
-def receiver_process(delay: float) -> Iterator[ReceiverProcess]:
+def receiver_process(delay: float, *options: str) -> Iterator[ReceiverProcess]:
+    """``bench/receiver.py --delay DELAY OPTIONS``, running until the block ends."""
     script = Path(__file__).with_name("receiver.py")
-    command = [sys.executable, str(script), "--delay", str(delay)]
+    command = [sys.executable, str(script), "--delay", str(delay), *options]
     with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as process:
         try:
             assert process.stdout is not None
@@ -288,17 +293,31 @@ def run_ceiling(receiver: ReceiverProcess, events: int) -> Rate:
 
 
 class NaiveDelivery:
-    """One message at a time: validate, sign, POST synchronously, INSERT its row."""
+    """One delivery at a time: validate, sign, POST synchronously, INSERT its row.
 
-    def __init__(self, engine: Engine, client: httpx.Client) -> None:
+    Args:
+        engine: where rows go (and endpoints come from, cached).
+        client: the synchronous HTTP client.
+        row_prefix: put in front of each row's event id (default ``NAIVE_PREFIX``),
+            so rows never clash with (a)'s.
+    """
+
+    def __init__(self, engine: Engine, client: httpx.Client, *, row_prefix: str = NAIVE_PREFIX):
         self._engine = engine
         self._client = client
+        self._row_prefix = row_prefix
         self._endpoints: dict[uuid.UUID, Endpoint] = {}
 
     def deliver(self, message: Message) -> None:
-        event = WebhookSend.model_validate_json(message.value() or b"")
+        """Deliver a ``webhook.send`` message."""
         raw_id = dict(message.headers() or [])[EVENT_ID]
         event_id = raw_id.decode() if isinstance(raw_id, bytes) else str(raw_id)
+        origin = (message.topic() or "", message.partition() or 0, message.offset() or 0)
+        self.send(message.value() or b"", event_id, origin=origin)
+
+    def send(self, value: bytes, event_id: str, *, origin: tuple[str, int, int]) -> None:
+        """Deliver the event ``value``; ``origin`` is the row's topic, partition and offset."""
+        event = WebhookSend.model_validate_json(value)
         endpoint = self._endpoint(event.webhook_id)
         now = datetime.now(UTC)
         body = encode_body(event, now)
@@ -312,17 +331,18 @@ class NaiveDelivery:
         }
         started = time.monotonic()
         response = self._client.post(endpoint.url, content=body, headers=headers)
+        topic, partition, offset = origin
         row = {
-            "event_id": NAIVE_PREFIX + event_id,
+            "event_id": self._row_prefix + event_id,
             "webhook_id": event.webhook_id,
             "attempt": 1,
             "outcome": "success" if response.is_success else "fatal",
             "http_status": response.status_code,
             "duration_ms": round((time.monotonic() - started) * 1000),
             "response_excerpt": response.text[:16384],
-            "topic": message.topic(),
-            "partition": message.partition(),
-            "offset": message.offset(),
+            "topic": topic,
+            "partition": partition,
+            "offset": offset,
         }
         with self._engine.begin() as connection:
             connection.execute(insert(webhook_deliveries).values(row))

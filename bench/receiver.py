@@ -18,10 +18,13 @@ and counted when its answer is written:
 
 - ``GET /log``: ``{webhook-id: [status, ...]}``, every counted answer by the
   request's ``webhook-id`` header, in order (the soak compares it with the
-  delivery log).
+  delivery log);
+- ``GET /arrivals``: ``{webhook-id: [epoch seconds, ...]}``, when each request
+  came in (its head was parsed), in order (latency and retry lateness).
 
 None of them is counted or delayed. With ``--fail-rate R`` a counted request
-gets ``503`` with probability ``R`` (drawn per request from ``--seed``).
+gets ``503`` with probability ``R`` (drawn per request from ``--seed``); with
+``--fail-first`` the first request of each ``webhook-id`` gets ``503``.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ class Stats:
     first: float = 0.0
     last: float = 0.0
     log: dict[str, list[int]] = field(default_factory=dict)
+    arrivals: dict[str, list[float]] = field(default_factory=dict)
 
     def record(self, webhook_id: str, status: int) -> None:
         self.log.setdefault(webhook_id, []).append(status)
@@ -88,10 +92,13 @@ def reply(body: bytes) -> bytes:
 class HookProtocol(asyncio.Protocol):
     """One keep-alive connection: parse requests, answer each after ``delay`` seconds."""
 
-    def __init__(self, stats: Stats, delay: float, fail_rate: float, rng: random.Random) -> None:
+    def __init__(
+        self, stats: Stats, delay: float, fail_rate: float, rng: random.Random, fail_first: bool
+    ) -> None:
         self._stats = stats
         self._delay = delay
         self._fail_rate = fail_rate
+        self._fail_first = fail_first
         self._rng = rng
         self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
@@ -122,12 +129,18 @@ class HookProtocol(asyncio.Protocol):
             self._write(reply(json.dumps(summary).encode()))
         elif path == b"/log":
             self._write(reply(json.dumps(stats.log).encode()))
+        elif path == b"/arrivals":
+            self._write(reply(json.dumps(stats.arrivals).encode()))
         elif path == b"/reset":
             self._stats.count = 0
             self._write(reply(b"{}"))
         else:
             webhook_id = (header(head, b"webhook-id:") or b"").decode(errors="replace")
-            status = 503 if self._rng.random() < self._fail_rate else 200
+            arrivals = stats.arrivals.setdefault(webhook_id, [])
+            arrivals.append(time.time())
+            first = len(arrivals) == 1
+            failed = self._rng.random() < self._fail_rate or (self._fail_first and first)
+            status = 503 if failed else 200
             # Answers of one connection share the delay, so they leave in order.
             self._loop.call_later(self._delay, self._answer, webhook_id, status)
 
@@ -142,13 +155,16 @@ class HookProtocol(asyncio.Protocol):
         return True
 
 
-async def serve(delay: float, port: int, fail_rate: float, seed: int) -> None:
+async def serve(delay: float, port: int, fail_rate: float, seed: int, fail_first: bool) -> None:
     """Listen on 127.0.0.1:``port`` (0: any free port), print the port, serve forever."""
     stats = Stats()
     rng = random.Random(seed)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: HookProtocol(stats, delay, fail_rate, rng), "127.0.0.1", port, backlog=1024
+        lambda: HookProtocol(stats, delay, fail_rate, rng, fail_first),
+        "127.0.0.1",
+        port,
+        backlog=1024,
     )
     print(f"PORT {server.sockets[0].getsockname()[1]}", flush=True)
     async with server:
@@ -161,9 +177,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--fail-rate", type=float, default=0.0, help="share answered 503")
     parser.add_argument("--seed", type=int, default=0, help="seed of the 503 draws")
+    parser.add_argument("--fail-first", action="store_true", help="503 to each id's first request")
     args = parser.parse_args()
     try:
-        asyncio.run(serve(args.delay, args.port, args.fail_rate, args.seed))
+        asyncio.run(serve(args.delay, args.port, args.fail_rate, args.seed, args.fail_first))
     except KeyboardInterrupt:
         sys.exit(0)
 

@@ -323,6 +323,8 @@ class Worker:
     def _reconcile(self, keys: Iterable[PartitionKey]) -> None:
         """Make librdkafka's pause state of ``keys`` match what ``Pauses`` wants."""
         owned = [key for key in keys if key in self._trackers]
+        if not owned:  # the usual case: every step reconciles what changed, mostly nothing
+            return
         wanted = self._pauses.paused(owned)
         to_pause = [key for key in owned if key in wanted and key not in self._paused]
         to_resume = [key for key in owned if key not in wanted and key in self._paused]

@@ -6,6 +6,7 @@ import argparse
 
 from consumers.catalog import CATALOG, JOB_NAMES, jobs_named
 from consumers.runtime.runner import Runner
+from streamjobs.cli.members import Members
 from streamjobs.sentry import init_sentry
 from streamjobs.settings import Settings
 
@@ -34,7 +35,27 @@ def register(command: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="time to finish in-flight work on shutdown (default 30)",
     )
+    command.add_argument(
+        "--processes",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help=(
+            "members of the group started by this command, one process each (default 1);"
+            " SIGTERM or SIGINT stops them all, and one that dies stops the rest (exit 1)"
+        ),
+    )
     command.set_defaults(run=run_consume)
+
+
+def member_args(args: argparse.Namespace) -> list[str]:
+    """The command line, after ``streamjobs``, of one member of ``consume --processes N``."""
+    member = ["consume", args.job]
+    if args.concurrency is not None:
+        member += ["--concurrency", str(args.concurrency)]
+    if args.drain_timeout is not None:
+        member += ["--drain-timeout", str(args.drain_timeout)]
+    return member
 
 
 def _own_concurrency() -> str:
@@ -49,8 +70,14 @@ def _positive_int(text: str) -> int:
 
 
 def run_consume(args: argparse.Namespace, settings: Settings) -> int:
-    """Consume until SIGTERM or SIGINT, then drain and exit 0."""
-    init_sentry(settings, component=f"consumer-{args.job}")
+    """Consume until SIGTERM or SIGINT, then drain and exit 0.
+
+    With ``--processes N`` above 1, start N single-process members instead
+    and wait for them (``streamjobs.cli.members``).
+    """
+    init_sentry(settings, component=f"consumer-{args.job}")  # also hears of a member lost
+    if args.processes > 1:
+        return Members(member_args(args), count=args.processes).run()
     runner = Runner(
         jobs_named(args.job),
         settings,
