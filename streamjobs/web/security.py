@@ -5,7 +5,9 @@ With ``DASHBOARD_TOKEN`` set, a request passes with ``Authorization: Bearer
 any other gets 401, the login page and the stylesheet aside. The cookie
 holds an HMAC of the token, never the token, so it stops working once the
 token changes. With the token unset the view only binds loopback (see
-``check_bind``) and lets every local request in.
+``check_bind``) and lets in every request whose ``Host`` is a loopback name:
+a page on another site that rebinds its own name to 127.0.0.1 (DNS
+rebinding) sends its own name as ``Host`` and gets 403.
 
 Every POST is checked against cross-site requests three ways: the form's
 ``csrf`` field must equal the ``sj_csrf`` cookie (double submit), both
@@ -96,6 +98,12 @@ def csrf_token(request: web.Request) -> str:
     return token
 
 
+def _foreign_host(request: web.Request) -> bool:
+    """Whether the ``Host`` header names something other than loopback."""
+    host = request.url.raw_host or ""
+    return not is_loopback(host)
+
+
 def _cross_site(request: web.Request) -> str | None:
     """Why a POST looks cross-site, or None."""
     origin = request.headers.get("Origin")
@@ -137,6 +145,8 @@ def middleware(
         return response
 
     async def _checked(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if token is None and _foreign_host(request):
+            return refuse(request, 403, "without DASHBOARD_TOKEN only loopback names are served")
         bearer = token is not None and bearer_ok(request, token)
         if (
             token is not None

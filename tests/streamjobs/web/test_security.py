@@ -98,7 +98,7 @@ def test_without_a_token_a_non_loopback_address_is_refused_with_one_line(
     )
 
 
-def test_without_a_token_it_says_so_at_start_and_serves_loopback_without_sign_in(
+def test_without_a_token_it_says_so_at_start_and_serves_loopback_names_only_without_sign_in(
     settings: Settings, db: Engine, tmp_path: Path
 ) -> None:
     log = tmp_path / "web.log"
@@ -106,6 +106,10 @@ def test_without_a_token_it_says_so_at_start_and_serves_loopback_without_sign_in
         url = served_url(web)
         assert url.startswith("http://127.0.0.1:")
         assert httpx.get(url).status_code == 200
+        assert httpx.get(url.replace("127.0.0.1", "localhost")).status_code == 200
+        rebound = httpx.get(url, headers={"Host": "evil.example"})
+        assert rebound.status_code == 403
+        assert "loopback" in rebound.text
     assert f"streamjobs web: {NO_TOKEN_NOTE}\n" in log.read_text()
 
 
