@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import os
 import random
 import signal
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,63 +14,29 @@ from sqlalchemy import Engine
 from producers import Publisher
 from schemas.topics import TopicSet
 from streamjobs.settings import Settings
+from tests.consumer_process import ConsumerProcess
 from tests.consumers.email.conftest import email, rows
 from tests.consumers.email.fake_resend import FakeResend
 from tests.kafka_support import wait_until
 
-REPO_ROOT = Path(__file__).parents[3]
-"""Where the child process finds the packages."""
 
-CLI = "from streamjobs.cli import main; main()"
-"""The ``streamjobs`` command, run from the source tree."""
-
-
-class Consumer:
-    """``streamjobs consume email-batch`` in a child process, on the test's settings."""
-
-    def __init__(self, settings: Settings, log: Path) -> None:
-        self._env = os.environ | {
-            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
-            "DATABASE_URL": settings.database_url.get_secret_value(),
-            "RESEND_API_URL": settings.resend_api_url,
+@pytest.fixture
+def consumer(email_settings: Settings, tmp_path: Path) -> Iterator[ConsumerProcess]:
+    child = ConsumerProcess(
+        email_settings,
+        job="email-batch",
+        log=tmp_path / "consumer.stderr",
+        env={
+            "RESEND_API_URL": email_settings.resend_api_url,
             "RESEND_API_KEY": "re_test_key",
-            "RESEND_RATE_LIMIT": str(settings.resend_rate_limit),
-            "EMAIL_FROM": settings.email_from or "",
+            "RESEND_RATE_LIMIT": str(email_settings.resend_rate_limit),
+            "EMAIL_FROM": email_settings.email_from or "",
             "RETRY_DELAYS": "300ms,600ms",
             "KAFKA_COMMIT_INTERVAL": "20ms",
             # A static member takes its partitions back at once after a restart.
             "KAFKA_GROUP_INSTANCE_ID": "email-batch-1",
-            "PYTHONPATH": str(REPO_ROOT),
-        }
-        self._log = log
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", CLI, "consume", "email-batch"],
-            cwd=REPO_ROOT,
-            env=self._env,
-            stderr=self._log.open("ab"),
-        )
-
-    def signal(self, signum: int) -> None:
-        assert self._process is not None
-        self._process.send_signal(signum)
-
-    def wait(self) -> int:
-        assert self._process is not None
-        return self._process.wait(60)
-
-    def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.kill()
-            self._process.wait()
-
-
-@pytest.fixture
-def consumer(email_settings: Settings, tmp_path: Path) -> Iterator[Consumer]:
-    child = Consumer(email_settings, tmp_path / "consumer.stderr")
+        },
+    )
     yield child
     child.stop()
 
@@ -84,7 +47,7 @@ def test_sigkill_in_the_middle_of_a_200_email_batch_sends_every_email_exactly_on
     email_settings: Settings,
     email_topics: tuple[TopicSet, TopicSet],
     fake: FakeResend,
-    consumer: Consumer,
+    consumer: ConsumerProcess,
 ) -> None:
     fake.delay = 0.1  # 20 chunks of about 0.1 s: time to be killed between and during them
     emails = [email(n) for n in range(200)]

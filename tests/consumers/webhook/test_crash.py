@@ -8,10 +8,6 @@ event that one of them delivered.
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -25,55 +21,13 @@ from schemas.topics import TopicSet
 from streamjobs.kafka import create_topics, topic_set
 from streamjobs.settings import Settings
 from tests.conftest import SettingsFactory
+from tests.consumer_process import ConsumerProcess
 from tests.consumers.webhook.receivers import OK, Answer, Received, Receiver
 from tests.consumers.webhook.test_through_kafka import publish, register, serving
 from tests.kafka_support import end_offsets, read_topic, wait_until
 
-REPO_ROOT = Path(__file__).parents[3]
-"""Where the child process finds the packages."""
-
-CLI = "from streamjobs.cli import main; main()"
-"""The ``streamjobs`` command, run from the source tree."""
-
 COMMIT_INTERVAL = "60s"
 """Long enough that nothing is committed between the first commit and the kill."""
-
-
-class WebhookConsumer:
-    """``streamjobs consume webhook`` in a child process, on the test's settings."""
-
-    def __init__(self, settings: Settings, log: Path) -> None:
-        self._env = os.environ | {
-            "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers,
-            "KAFKA_TOPIC_PREFIX": settings.kafka_topic_prefix,
-            "DATABASE_URL": settings.database_url.get_secret_value(),
-            "RETRY_DELAYS": ",".join(f"{delay}s" for delay in settings.retry_delays),
-            "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
-            "KAFKA_COMMIT_INTERVAL": COMMIT_INTERVAL,
-            # A static member takes its partitions back at once after a restart.
-            "KAFKA_GROUP_INSTANCE_ID": "webhook-1",
-            "PYTHONPATH": str(REPO_ROOT),
-        }
-        self._log = log
-        self._process: subprocess.Popen[bytes] | None = None
-
-    def start(self) -> None:
-        self._process = subprocess.Popen(
-            [sys.executable, "-c", CLI, "consume", "webhook"],
-            cwd=REPO_ROOT,
-            env=self._env,
-            stderr=self._log.open("ab"),
-        )
-
-    def kill(self) -> None:
-        assert self._process is not None
-        self._process.send_signal(signal.SIGKILL)
-        self._process.wait(60)
-
-    def stop(self) -> None:
-        if self._process is not None and self._process.poll() is None:
-            self._process.send_signal(signal.SIGTERM)
-            self._process.wait(60)
 
 
 @pytest.fixture
@@ -89,8 +43,19 @@ def crash_topics(crash_settings: Settings) -> TopicSet:
 
 
 @pytest.fixture
-def consumer(crash_settings: Settings, tmp_path: Path) -> Iterator[WebhookConsumer]:
-    child = WebhookConsumer(crash_settings, tmp_path / "consumer.stderr")
+def consumer(crash_settings: Settings, tmp_path: Path) -> Iterator[ConsumerProcess]:
+    child = ConsumerProcess(
+        crash_settings,
+        job="webhook",
+        log=tmp_path / "consumer.stderr",
+        env={
+            "RETRY_DELAYS": ",".join(f"{delay}s" for delay in crash_settings.retry_delays),
+            "WEBHOOK_ALLOW_PRIVATE_NETWORKS": "true",
+            "KAFKA_COMMIT_INTERVAL": COMMIT_INTERVAL,
+            # A static member takes its partitions back at once after a restart.
+            "KAFKA_GROUP_INSTANCE_ID": "webhook-1",
+        },
+    )
     yield child
     child.stop()
 
@@ -132,7 +97,7 @@ def answering(script: Callable[[int], Answer]) -> Callable[[Received], Answer]:
 
 
 def test_a_post_cut_short_by_a_sigkill_has_its_pending_row_and_the_redo_settles_it(
-    db: Engine, crash_settings: Settings, crash_topics: TopicSet, consumer: WebhookConsumer
+    db: Engine, crash_settings: Settings, crash_topics: TopicSet, consumer: ConsumerProcess
 ) -> None:
     def kill_on_first(n: int) -> Answer:
         if n == 0:
@@ -153,7 +118,7 @@ def test_a_post_cut_short_by_a_sigkill_has_its_pending_row_and_the_redo_settles_
 
 
 def test_a_redelivered_attempt_that_was_logged_a_success_is_not_sent_again(
-    db: Engine, crash_settings: Settings, crash_topics: TopicSet, consumer: WebhookConsumer
+    db: Engine, crash_settings: Settings, crash_topics: TopicSet, consumer: ConsumerProcess
 ) -> None:
     with serving(Receiver(answering(lambda _n: OK))) as receiver:
         endpoint = register(db, receiver)
@@ -171,7 +136,7 @@ def test_a_redelivered_attempt_that_was_logged_a_success_is_not_sent_again(
 
 
 def test_a_chain_split_by_a_sigkill_delivers_once_and_dead_letters_nothing(
-    db: Engine, crash_settings: Settings, crash_topics: TopicSet, consumer: WebhookConsumer
+    db: Engine, crash_settings: Settings, crash_topics: TopicSet, consumer: ConsumerProcess
 ) -> None:
     # 503, then one 200, then 503 for ever: a second chain sending its own
     # attempts would fail three times and dead-letter a delivered event.
