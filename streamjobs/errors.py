@@ -11,6 +11,11 @@
     |                                (also a ValueError)
     +-- KafkaUnavailableError        streamjobs.status: the broker did not answer in time
     +-- DlqReadError                 producers.dlq: a dead-letter topic was not delivered in time
+    +-- WebhookClientError           consumers.webhook.http1: a POST got no usable answer
+    |   +-- AnswerError              consumers.webhook.http1: the answer broke HTTP/1.1 or broke off
+    |   +-- InvalidURLError          consumers.webhook.client: the endpoint URL cannot be sent to
+    |   +-- HostNotFoundError        consumers.webhook.client: the host name did not resolve
+    |   +-- ConnectFailedError       consumers.webhook.client: no address took the connection
     +-- JobError                     raised by a job handler; decides the message's fate
         +-- RetryableError           try again later, through the next delay topic
         +-- FatalError               never retry: straight to the dead-letter topic

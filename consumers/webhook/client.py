@@ -1,104 +1,320 @@
 """The one pooled HTTP client that sends every webhook of a process.
 
-aiohttp, chosen by measurement (notes/libraries.md: at 100 concurrent requests
-it reached about 4,100 requests/s where httpx's pool managed about 200). The
-connector resolves through the network guard, so the connection goes to the
-address that was checked; IP literals, which aiohttp never resolves, are
-checked before each request.
+A small HTTP/1.1 client of our own (``consumers.webhook.http1``), chosen by
+measurement: aiohttp's request path was 45 % of a webhook process's
+interpreter time, and POSTing a body with a few fixed headers needs little of
+it (README, "Benchmarks"). What it keeps of the delivery contract:
+
+- the network guard judges every address of the host (``guard``), and the
+  connection goes to exactly those addresses, never to a second lookup; the
+  ``Host`` header and the TLS server name are the URL's host;
+- ``connect_timeout`` bounds TCP and TLS set-up, ``timeout`` the whole
+  exchange (waiting for the connection included);
+- redirects are answers like any other (never followed), no proxy is read
+  from the environment, the body kept is bounded (``EXCERPT_BYTES``).
+
+Failures, drawn as a tree::
+
+    WebhookClientError          http1: no usable answer (E_CONNECT unless said)
+    +-- AnswerError             http1: the answer broke HTTP/1.1 or broke off
+    +-- InvalidURLError         the URL cannot be sent to (fatal E_INVALID_URL)
+    +-- HostNotFoundError       the host name did not resolve (E_DNS)
+    +-- ConnectFailedError      no address of the host took the connection
+    TimeoutError                connect or total timeout (E_TIMEOUT)
+    BlockedTargetError          guard: a refused address; nothing was sent
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+import asyncio
+import base64
+import socket
+import ssl
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from functools import lru_cache
 
-from aiohttp import ClientResponse, ClientSession, ClientTimeout, InvalidURL, TCPConnector
 from yarl import URL
 
-from consumers.webhook.guard import GuardedResolver, check_literal_host
+from consumers.webhook.guard import canonical_address, check_address, check_addresses
+from consumers.webhook.http1 import (
+    EXCERPT_BYTES,
+    AnswerError,
+    Connection,
+    Reply,
+    WebhookClientError,
+    request_head,
+)
 from streamjobs.settings import Settings
 
-EXCERPT_BYTES = 16 * 1024
-"""Most bytes of a response body kept for the delivery log."""
+__all__ = [
+    "EXCERPT_BYTES",
+    "AnswerError",
+    "ConnectFailedError",
+    "HostNotFoundError",
+    "InvalidURLError",
+    "Reply",
+    "WebhookClient",
+    "WebhookClientError",
+    "open_client",
+]
 
 USER_AGENT = "streamjobs-webhooks/0.1"
 """The ``User-Agent`` of every delivery."""
 
+KEEPALIVE = 4.0
+"""Seconds a connection may sit idle before we close it: below the 5 s of Node's
+servers, so the client, not the receiver, ends an idle connection."""
 
-@dataclass(frozen=True, kw_only=True, slots=True)
-class Reply:
-    """What the receiver answered.
+TARGETS_CACHED = 1024
+"""Parsed URLs kept: one per endpoint in use."""
+
+Resolve = Callable[[str, int], Awaitable[list[str]]]
+"""Looks up a host name and port; gives its addresses in the order to try."""
+
+
+class InvalidURLError(WebhookClientError):
+    """The endpoint's URL cannot be sent to: another scheme, no host, a bad port or address."""
+
+
+class HostNotFoundError(WebhookClientError):
+    """The host name did not resolve.
 
     Args:
-        status: the HTTP status.
-        retry_after: the ``Retry-After`` header as sent, if any.
-        excerpt: the first 16 KiB of the body as text (invalid UTF-8 and NUL
-            replaced, so PostgreSQL can store it).
+        host: the name.
     """
 
-    status: int
-    retry_after: str | None
-    excerpt: str
+    def __init__(self, host: str) -> None:
+        super().__init__(f"cannot resolve {host}")
+        self.host = host
+
+
+class ConnectFailedError(WebhookClientError):
+    """No address of the host accepted a connection (or its TLS handshake failed).
+
+    Args:
+        host: the URL's host.
+        port: the port.
+        cause: the error of the last address tried.
+    """
+
+    def __init__(self, host: str, port: int, cause: OSError) -> None:
+        reason = cause.strerror or type(cause).__name__
+        super().__init__(f"cannot connect to {host}:{port}: {reason}")
+        self.host = host
+        self.port = port
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a URL's requests go, read once per URL.
+
+    Args:
+        tls: https.
+        host: the host as connected to: IDNA-encoded name, or the canonical
+            address of a numeric host.
+        port: the port, explicit or the scheme's.
+        literal: whether ``host`` is an address (no lookup).
+        written_host: the host as the URL spells it, for messages.
+        host_header: the ``Host`` header.
+        path: the request target (path and query, percent-encoded).
+        authorization: ``Basic`` credentials from the URL's user info, if any.
+    """
+
+    tls: bool
+    host: str
+    port: int
+    literal: bool
+    written_host: str
+    host_header: str
+    path: str
+    authorization: str | None
+
+
+@lru_cache(maxsize=TARGETS_CACHED)
+def parse_target(url: str) -> Target:
+    """Read ``url`` into a ``Target``.
+
+    Raises:
+        InvalidURLError: not an http(s) URL with a host, or a numeric host
+            that is no address.
+    """
+    try:
+        parsed = URL(url)
+        host, port = parsed.raw_host, parsed.port
+        address = canonical_address(host or "")
+    except ValueError:
+        raise InvalidURLError("the endpoint URL is not valid") from None
+    if parsed.scheme not in ("http", "https") or not host or port is None:
+        raise InvalidURLError("the endpoint URL is not valid")
+    written_host = host
+    if address is not None:
+        host = str(address)
+    named = f"[{host}]" if address is not None and address.version == 6 else host
+    default_port = 443 if parsed.scheme == "https" else 80
+    authorization = None
+    if parsed.user is not None:
+        pair = f"{parsed.user}:{parsed.password or ''}".encode()
+        authorization = "Basic " + base64.b64encode(pair).decode()
+    return Target(
+        tls=parsed.scheme == "https",
+        host=host,
+        port=port,
+        literal=address is not None,
+        written_host=written_host,
+        host_header=named if port == default_port else f"{named}:{port}",
+        path=parsed.raw_path_qs or "/",
+        authorization=authorization,
+    )
+
+
+async def system_resolve(host: str, port: int) -> list[str]:
+    """The addresses ``getaddrinfo`` gives for ``host``, each once, in its order.
+
+    Raises:
+        HostNotFoundError: the lookup failed.
+    """
+    loop = asyncio.get_running_loop()
+    try:
+        infos = await loop.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise HostNotFoundError(host) from None
+    return list(dict.fromkeys(str(info[4][0]) for info in infos))
+
+
+PoolKey = tuple[str, int, bool]
+"""Connections are shared by host, port and TLS."""
 
 
 class WebhookClient:
-    """Posts webhook bodies; never follows redirects.
+    """Posts webhook bodies over pooled keep-alive connections; never follows redirects.
 
     Args:
-        session: the pooled session, configured by ``open_client``.
-        guard: check IP literals against the network guard (the session's
-            resolver checks host names).
+        guard: judge every address before connecting (off with
+            ``WEBHOOK_ALLOW_PRIVATE_NETWORKS``).
+        connections: most idle connections kept, over all hosts.
+        connect_timeout: seconds for TCP and TLS set-up.
+        timeout: seconds for the whole exchange.
+        resolve: the host name lookup; default ``system_resolve``.
+        tls: the TLS context; default the system's trust store.
     """
 
-    def __init__(self, session: ClientSession, *, guard: bool) -> None:
-        self._session = session
+    def __init__(
+        self,
+        *,
+        guard: bool,
+        connections: int,
+        connect_timeout: float,
+        timeout: float,
+        resolve: Resolve = system_resolve,
+        tls: ssl.SSLContext | None = None,
+    ) -> None:
         self._guard = guard
+        self._connections = connections
+        self._connect_timeout = connect_timeout
+        self._timeout = timeout
+        self._resolve = resolve
+        self._tls = tls if tls is not None else ssl.create_default_context()
+        self._idle: dict[PoolKey, list[Connection]] = {}
+        self._idle_count = 0
+        self._closed = False
 
     async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Reply:
         """POST ``body`` to ``url`` and return the answer.
 
         Raises:
             BlockedTargetError: the guard refused the target; nothing was sent.
-            aiohttp.InvalidURL: the host ends in a number but is no address.
-            aiohttp.ClientError, TimeoutError: no usable answer.
+            WebhookClientError, TimeoutError: no usable answer.
+            ValueError: a header holds a line break.
         """
-        target = URL(url)
-        if self._guard:
+        target = parse_target(url)
+        if self._guard and target.literal:
+            check_address(target.written_host, target.host)
+        fields = {"User-Agent": USER_AGENT, **headers}
+        if target.authorization is not None:
+            fields["Authorization"] = target.authorization
+        head = request_head(
+            host=target.host_header, path=target.path, content_length=len(body), headers=fields
+        )
+        async with asyncio.timeout(self._timeout):
+            connection = await self._acquire(target)
             try:
-                address = check_literal_host(target.raw_host or "")
-            except ValueError:
-                raise InvalidURL(url) from None
-            if address is not None:
-                # Connect to the address judged, not to aiohttp's reading of the host.
-                target = target.with_host(str(address))
-        async with self._session.post(
-            target, data=body, headers=headers, allow_redirects=False
-        ) as response:
-            return Reply(
-                status=response.status,
-                retry_after=response.headers.get("Retry-After"),
-                excerpt=await read_excerpt(response),
-            )
+                reply = await connection.send(head, body)
+            finally:
+                self._release(target, connection)
+        return reply
 
+    async def _acquire(self, target: Target) -> Connection:
+        idle = self._idle.get((target.host, target.port, target.tls))
+        expired = asyncio.get_running_loop().time() - KEEPALIVE
+        while idle:
+            connection = idle.pop()
+            self._idle_count -= 1
+            if connection.state == "idle" and connection.idle_since > expired:
+                return connection
+            connection.close()
+        return await self._open(target)
 
-async def read_excerpt(response: ClientResponse, limit: int = EXCERPT_BYTES) -> str:
-    """The first ``limit`` bytes (default 16 KiB) of the body, as storable text.
+    def _release(self, target: Target, connection: Connection) -> None:
+        if connection.state == "busy":  # the exchange was cut short: its answer is unread
+            connection.close()
+        if connection.state != "idle":
+            return
+        if self._closed or self._idle_count >= self._connections:
+            connection.close()
+            return
+        self._idle.setdefault((target.host, target.port, target.tls), []).append(connection)
+        self._idle_count += 1
 
-    The rest is never read: releasing a response with unread data closes its
-    connection instead of returning it to the pool.
-    """
-    data = bytearray()
-    while len(data) < limit:
-        chunk = await response.content.read(limit - len(data))
-        if not chunk:
-            break
-        data += chunk
-    return data.decode("utf-8", "replace").replace("\x00", "\ufffd")
+    async def _open(self, target: Target) -> Connection:
+        if target.literal:
+            addresses = [target.host]
+        else:
+            addresses = await self._resolve(target.host, target.port)
+            if self._guard:
+                check_addresses(target.host, addresses)
+        loop = asyncio.get_running_loop()
+        failure: OSError = ConnectionRefusedError("no address")
+        for address in addresses:
+            try:
+                async with asyncio.timeout(self._connect_timeout):
+                    _, connection = await loop.create_connection(
+                        Connection,
+                        host=address,
+                        port=target.port,
+                        ssl=self._tls if target.tls else None,
+                        server_hostname=target.host if target.tls else None,
+                    )
+                return connection
+            except OSError as exc:
+                failure = exc
+        raise ConnectFailedError(target.host, target.port, failure)
+
+    def sweep(self) -> None:
+        """Close connections idle for longer than ``KEEPALIVE``."""
+        expired = asyncio.get_running_loop().time() - KEEPALIVE
+        for idle in self._idle.values():
+            stale = [c for c in idle if c.state != "idle" or c.idle_since <= expired]
+            for connection in stale:
+                idle.remove(connection)
+                connection.close()
+            self._idle_count -= len(stale)
+
+    def close(self) -> None:
+        """Close every idle connection; one in use closes when its request ends."""
+        self._closed = True
+        for idle in self._idle.values():
+            for connection in idle:
+                connection.close()
+        self._idle.clear()
+        self._idle_count = 0
 
 
 @asynccontextmanager
-async def open_client(settings: Settings, *, connections: int) -> AsyncIterator[WebhookClient]:
+async def open_client(
+    settings: Settings, *, connections: int, resolve: Resolve = system_resolve
+) -> AsyncIterator[WebhookClient]:
     """Open the process's client; close its connections on exit.
 
     Args:
@@ -106,23 +322,24 @@ async def open_client(settings: Settings, *, connections: int) -> AsyncIterator[
             (the whole exchange) and ``webhook_allow_private_networks`` (turns
             the guard off).
         connections: the pool's size: the job's concurrency.
+        resolve: the host name lookup; default ``system_resolve``.
     """
-    resolver = None if settings.webhook_allow_private_networks else GuardedResolver()
-    connector = TCPConnector(limit=connections, resolver=resolver)
-    # sock_connect, not connect: waiting for a free pooled connection is not
-    # the receiver's fault, and counts against the total only.
-    timeout = ClientTimeout(
-        total=settings.webhook_timeout, sock_connect=settings.webhook_connect_timeout
+    client = WebhookClient(
+        guard=not settings.webhook_allow_private_networks,
+        connections=connections,
+        connect_timeout=settings.webhook_connect_timeout,
+        timeout=settings.webhook_timeout,
+        resolve=resolve,
     )
+    sweeper = asyncio.create_task(_sweep_forever(client), name="webhook-connection-sweeper")
     try:
-        async with ClientSession(
-            connector=connector,
-            timeout=timeout,
-            trust_env=False,
-            headers={"User-Agent": USER_AGENT},
-        ) as session:
-            yield WebhookClient(session, guard=resolver is not None)
+        yield client
     finally:
-        # The connector closes only a resolver it created itself.
-        if resolver is not None:
-            await resolver.close()
+        sweeper.cancel()
+        client.close()
+
+
+async def _sweep_forever(client: WebhookClient) -> None:
+    while True:
+        await asyncio.sleep(KEEPALIVE)
+        client.sweep()

@@ -5,18 +5,14 @@ every address a host name resolves to, and IP literals in URLs, and refuses
 loopback, private, link-local (169.254.169.254 and other metadata services
 included), carrier-grade NAT, multicast, reserved and unspecified addresses,
 IPv6 unique-local, link-local and site-local ones, and IPv4 addresses wrapped
-in IPv6 (mapped, NAT64, 6to4, Teredo). ``GuardedResolver`` plugs this into
-aiohttp's connector so the connection goes to exactly the address checked.
+in IPv6 (mapped, NAT64, 6to4, Teredo). The webhook client connects to exactly
+the addresses judged here (``consumers.webhook.client``).
 """
 
 from __future__ import annotations
 
-import socket
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network, ip_address
-
-from aiohttp.abc import AbstractResolver, ResolveResult
-from aiohttp.resolver import DefaultResolver
 
 from consumers.webhook.codes import E_BLOCKED_TARGET
 from streamjobs.errors import FatalError
@@ -184,32 +180,14 @@ def check_literal_host(host: str) -> IPAddress | None:
     return address
 
 
-class GuardedResolver(AbstractResolver):
-    """An aiohttp resolver that refuses a host if any address it has is not public.
+def check_addresses(host: str, addresses: Iterable[str]) -> None:
+    """Refuse ``host`` unless every address it resolved to is public.
 
     Refusing the whole host (not only its bad addresses) keeps a name that
     mixes public and internal answers from ever reaching the internal one.
 
-    Args:
-        inner: the resolver that does the lookup; default aiohttp's default.
+    Raises:
+        BlockedTargetError: one of the addresses is not public.
     """
-
-    def __init__(self, inner: AbstractResolver | None = None) -> None:
-        self._inner = inner if inner is not None else DefaultResolver()
-
-    async def resolve(
-        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
-    ) -> list[ResolveResult]:
-        """Resolve ``host`` and return its addresses, all of them public.
-
-        Raises:
-            BlockedTargetError: one of the addresses is not public.
-        """
-        results = await self._inner.resolve(host, port, family)
-        for result in results:
-            check_address(host, result["host"])
-        return results
-
-    async def close(self) -> None:
-        """Close the inner resolver."""
-        await self._inner.close()
+    for address in addresses:
+        check_address(host, address)

@@ -13,9 +13,13 @@ from email.utils import parsedate_to_datetime
 from http import HTTPStatus
 from typing import Literal
 
-import aiohttp
-
-from consumers.webhook.client import Reply
+from consumers.webhook.client import (
+    ConnectFailedError,
+    HostNotFoundError,
+    InvalidURLError,
+    Reply,
+    WebhookClientError,
+)
 from consumers.webhook.codes import (
     E_CONNECT,
     E_DNS,
@@ -147,17 +151,15 @@ def outcome_of_error(error: Exception) -> Outcome:
     """
     if isinstance(error, JobError):
         return _outcome_of_job_error(error)
-    if isinstance(error, aiohttp.InvalidURL):
-        return Outcome(kind="fatal", code=E_INVALID_URL, message="the endpoint URL is not valid")
+    if isinstance(error, InvalidURLError):
+        return Outcome(kind="fatal", code=E_INVALID_URL, message=str(error))
     if isinstance(error, TimeoutError):
         return Outcome(kind="retryable", code=E_TIMEOUT, message=f"timed out ({_name(error)})")
-    if isinstance(error, aiohttp.ClientConnectorDNSError):
-        return Outcome(kind="retryable", code=E_DNS, message=f"cannot resolve {error.host}")
-    if isinstance(error, aiohttp.ClientConnectorError):
-        reason = error.os_error.strerror or _name(error.os_error)
-        message = f"cannot connect to {error.host}:{error.port}: {reason}"
-        return Outcome(kind="retryable", code=E_CONNECT, message=message)
-    if isinstance(error, aiohttp.ClientError | OSError):
+    if isinstance(error, HostNotFoundError):
+        return Outcome(kind="retryable", code=E_DNS, message=str(error))
+    if isinstance(error, ConnectFailedError):
+        return Outcome(kind="retryable", code=E_CONNECT, message=str(error))
+    if isinstance(error, WebhookClientError | OSError):
         return Outcome(
             kind="retryable", code=E_CONNECT, message=f"connection failed ({_name(error)})"
         )

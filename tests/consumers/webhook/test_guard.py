@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import asyncio
 from ipaddress import ip_address
 
 import pytest
 
 from consumers.webhook.guard import (
     BlockedTargetError,
-    GuardedResolver,
     canonical_address,
+    check_addresses,
     check_literal_host,
     refusal_reason,
 )
@@ -69,19 +68,16 @@ def test_host_name_is_left_to_the_resolver() -> None:
     check_literal_host("example.com")
 
 
-def test_resolver_refuses_a_name_that_resolves_to_loopback() -> None:
-    async def resolve() -> None:
-        resolver = GuardedResolver()
-        try:
-            await resolver.resolve("localhost", 80)
-        finally:
-            await resolver.close()
-
+def test_a_name_is_refused_when_any_of_its_addresses_is_not_public() -> None:
     with pytest.raises(BlockedTargetError) as refused:
-        asyncio.run(resolve())
+        check_addresses("mixed.example", ["93.184.216.34", "10.0.0.7"])
 
-    assert "localhost" in str(refused.value)
-    assert refused.value.reason == "loopback"
+    assert "mixed.example" in str(refused.value)
+    assert refused.value.reason == "private"
+
+
+def test_a_name_whose_addresses_are_all_public_passes() -> None:
+    check_addresses("example.com", ["93.184.216.34", "2606:4700:4700::1111"])
 
 
 @pytest.mark.parametrize(
