@@ -237,15 +237,14 @@ class WebhookClient:
         head = request_head(
             host=target.host_header, path=target.path, content_length=len(body), headers=fields
         )
-        async with asyncio.timeout(self._timeout):
-            connection = await self._acquire(target)
-            try:
-                reply = await connection.send(head, body)
-            finally:
-                self._release(target, connection)
-        return reply
+        deadline = asyncio.get_running_loop().time() + self._timeout
+        connection = self._take_idle(target) or await self._open(target, deadline)
+        try:
+            return await connection.send(head, body, deadline=deadline)
+        finally:
+            self._release(target, connection)
 
-    async def _acquire(self, target: Target) -> Connection:
+    def _take_idle(self, target: Target) -> Connection | None:
         idle = self._idle.get((target.host, target.port, target.tls))
         expired = asyncio.get_running_loop().time() - KEEPALIVE
         while idle:
@@ -254,7 +253,7 @@ class WebhookClient:
             if connection.state == "idle" and connection.idle_since > expired:
                 return connection
             connection.close()
-        return await self._open(target)
+        return None
 
     def _release(self, target: Target, connection: Connection) -> None:
         if connection.state == "busy":  # the exchange was cut short: its answer is unread
@@ -267,7 +266,11 @@ class WebhookClient:
         self._idle.setdefault((target.host, target.port, target.tls), []).append(connection)
         self._idle_count += 1
 
-    async def _open(self, target: Target) -> Connection:
+    async def _open(self, target: Target, deadline: float) -> Connection:
+        async with asyncio.timeout_at(deadline):
+            return await self._connect(target)
+
+    async def _connect(self, target: Target) -> Connection:
         if target.literal:
             addresses = [target.host]
         else:

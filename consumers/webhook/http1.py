@@ -95,6 +95,7 @@ class Connection(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._parser: httptools.HttpResponseParser | None = None
         self._answer: asyncio.Future[Reply] | None = None
+        self._timer: asyncio.TimerHandle | None = None
         self._head_bytes = 0
         self._status = 0
         self._retry_after: str | None = None
@@ -104,15 +105,24 @@ class Connection(asyncio.Protocol):
         self.idle_since = self._loop.time()
         """Loop time at which the connection last became idle."""
 
-    def send(self, head: bytes, body: bytes) -> asyncio.Future[Reply]:
+    def send(self, head: bytes, body: bytes, *, deadline: float) -> asyncio.Future[Reply]:
         """Write one request; the future gets its answer or the reason there is none.
+
+        Args:
+            head: the request line and headers (``request_head``).
+            body: the body.
+            deadline: loop time by which the answer must be in; past it the
+                connection is dropped. A timer, not ``asyncio.timeout``: that
+                costs a delivery several times as much.
 
         Raises (through the future):
             AnswerError: the answer was malformed or the connection closed first.
+            TimeoutError: the deadline passed first.
         """
         assert self.state == "idle" and self._transport is not None
         self.state = "busy"
         self._answer = self._loop.create_future()
+        self._timer = self._loop.call_at(deadline, self._expire)
         self._parser = httptools.HttpResponseParser(self)
         self._head_bytes = self._status = 0
         self._retry_after = None
@@ -189,10 +199,9 @@ class Connection(asyncio.Protocol):
     # states
 
     def _finish(self, *, reusable: bool) -> None:
-        answer = self._answer
+        answer = self._take_answer()
         if answer is None:
             return
-        self._answer = self._parser = None
         if not answer.done():
             excerpt = self._body.decode("utf-8", "replace").replace("\x00", "\ufffd")
             reply = Reply(status=self._status, retry_after=self._retry_after, excerpt=excerpt)
@@ -203,14 +212,25 @@ class Connection(asyncio.Protocol):
         elif self.state != "closed":
             self.close()
 
-    def _fail(self, error: AnswerError) -> None:
+    def _expire(self) -> None:
+        self._timer = None
+        self._fail(TimeoutError("no complete answer before the timeout"))
+
+    def _fail(self, error: Exception) -> None:
         if self._transport is not None:
             self._transport.abort()
         self._closed(error)
 
-    def _closed(self, error: AnswerError) -> None:
+    def _closed(self, error: Exception) -> None:
         self.state = "closed"
-        self._parser = None
-        answer, self._answer = self._answer, None
+        answer = self._take_answer()
         if answer is not None and not answer.done():
             answer.set_exception(error)
+
+    def _take_answer(self) -> asyncio.Future[Reply] | None:
+        """The awaited answer, now no longer awaited from the connection; its timer stopped."""
+        answer, self._answer, self._parser = self._answer, None, None
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        return answer

@@ -34,6 +34,9 @@ from streamjobs.database import sync_engine
 from streamjobs.errors import FatalError
 from streamjobs.settings import Settings
 
+BODY_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+"""Compact JSON, made once: ``json.dumps`` with options builds an encoder per call."""
+
 
 def encode_body(event: WebhookSend, sent_at: datetime) -> bytes:
     """The request body: ``{"type", "timestamp", "data"}`` as compact UTF-8 JSON.
@@ -44,7 +47,7 @@ def encode_body(event: WebhookSend, sent_at: datetime) -> bytes:
     """
     stamp = sent_at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     document = {"type": event.event_type, "timestamp": stamp, "data": event.payload}
-    return json.dumps(document, separators=(",", ":"), ensure_ascii=False).encode()
+    return BODY_ENCODER.encode(document).encode()
 
 
 def signing_keys(endpoint: Endpoint, now: datetime) -> list[bytes]:

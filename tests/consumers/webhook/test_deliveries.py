@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import secrets
 import uuid
 from collections.abc import AsyncIterator
@@ -101,7 +100,7 @@ def test_a_row_over_the_index_entry_limit_fails_alone_instead_of_stalling_the_wr
 
 
 def test_a_row_the_driver_cannot_encode_fails_alone(db: Engine) -> None:
-    unencodable = dataclasses.replace(delivery("evt-surrogate", 2), error_message="\ud800")
+    unencodable = delivery("evt-surrogate", 2)._replace(error_message="\ud800")
 
     async def scenario() -> tuple[BaseException | bool, ...]:
         async with DeliveryWriter(db) as writer:
@@ -199,8 +198,7 @@ def test_leaving_the_writer_stores_the_rows_still_waiting(db: Engine) -> None:
 
 def pending(event_id: str, attempt: int = 1) -> DeliveryRow:
     """The row of ``attempt`` as written before its POST."""
-    return dataclasses.replace(
-        delivery(event_id, attempt),
+    return delivery(event_id, attempt)._replace(
         outcome="pending",
         http_status=None,
         duration_ms=None,
@@ -209,7 +207,7 @@ def pending(event_id: str, attempt: int = 1) -> DeliveryRow:
 
 
 def failed(event_id: str, attempt: int = 1) -> DeliveryRow:
-    return dataclasses.replace(delivery(event_id, attempt), outcome="retryable", http_status=503)
+    return delivery(event_id, attempt)._replace(outcome="retryable", http_status=503)
 
 
 def logged(db: Engine, event_id: str) -> list[tuple[int, str, int]]:
