@@ -213,6 +213,7 @@ class Throughput:
     name: str
     delivered: int
     per_second: float
+    peak: int
     rows_ok: bool | None = None
 
 
@@ -228,7 +229,7 @@ def streamjobs_throughput(
     successes = count_rows(engine, part.prefix)[1]
     disable_endpoint(engine, endpoint.id, "benchmark finished")
     name = f"streamjobs, {processes} process{'es' if processes > 1 else ''}"
-    return Throughput(name, rate.count, rate.per_second, successes == events)
+    return Throughput(name, rate.count, rate.per_second, rate.peak, successes == events)
 
 
 def naive_throughput(engine: Engine, receiver: ReceiverProcess, events: int) -> Throughput:
@@ -237,7 +238,9 @@ def naive_throughput(engine: Engine, receiver: ReceiverProcess, events: int) -> 
     fill(part.settings, part.topics.main, endpoint.id, events)
     rate = run_naive(part.settings, part.topics.main, receiver, events)
     disable_endpoint(engine, endpoint.id, "benchmark finished")
-    return Throughput("obvious consumer: one at a time, sync httpx", rate.count, rate.per_second)
+    return Throughput(
+        "obvious consumer: one at a time, sync httpx", rate.count, rate.per_second, rate.peak
+    )
 
 
 @contextmanager
@@ -306,7 +309,7 @@ def celery_throughput(
         rate = receiver.wait_for(events)
     disable_endpoint(engine, endpoint.id, "benchmark finished")
     name = f"Celery + Redis, threads pool, concurrency {CONCURRENCY}"
-    return Throughput(name, rate.count, rate.per_second)
+    return Throughput(name, rate.count, rate.per_second, rate.peak)
 
 
 # -- 2. latency ------------------------------------------------------------------------
@@ -530,14 +533,16 @@ def markdown(results: Results) -> str:
         f"Throughput: receiver answers after {RECEIVER_DELAY * 1000:.0f} ms,"
         f" {CONCURRENCY} in flight (ideal {ideal:,.0f}/s)",
         "",
-        "| contender | delivered | deliveries/s | vs aiohttp loop | of ideal | rows |",
-        "| --- | ---: | ---: | ---: | ---: | --- |",
+        "| contender | delivered | deliveries/s | vs aiohttp loop | of ideal | most in flight"
+        " | rows |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for row in results.throughput:
         rows = {None: "-", True: "all written", False: "MISSING"}[row.rows_ok]
         lines.append(
             f"| {row.name} | {row.delivered:,} | {row.per_second:,.0f}"
-            f" | {row.per_second / base:.2f} | {row.per_second / ideal:.2f} | {rows} |"
+            f" | {row.per_second / base:.2f} | {row.per_second / ideal:.2f} | {row.peak}"
+            f" | {rows} |"
         )
     lines += [
         "",
@@ -594,7 +599,9 @@ def main() -> None:
             step("throughput: bare aiohttp loop")
             ceiling = run_ceiling(receiver, args.events)
             bare = "bare aiohttp loop (no broker, no database)"
-            results.throughput.append(Throughput(bare, ceiling.count, ceiling.per_second))
+            results.throughput.append(
+                Throughput(bare, ceiling.count, ceiling.per_second, ceiling.peak)
+            )
             for processes in (1, 2):
                 step(f"throughput: streamjobs, {processes} process(es)")
                 results.throughput.append(

@@ -12,9 +12,11 @@ microseconds per request and the receiver stays far from being the bottleneck.
 Every request except the two below is answered ``200 ok`` after the delay,
 and counted when its answer is written:
 
-- ``GET /stats``: ``{"count", "first", "last"}``, the answers written since the
-  last reset and the ``time.perf_counter()`` of the first and the last;
-- ``POST /reset``: sets the count back to zero.
+- ``GET /stats``: ``{"count", "first", "last", "peak"}``, the answers written
+  since the last reset, the ``time.perf_counter()`` of the first and the last,
+  and the most requests that waited for their answer at once (the client's
+  real concurrency);
+- ``POST /reset``: sets the count and the peak back to zero.
 
 - ``GET /log``: ``{webhook-id: [status, ...]}``, every counted answer by the
   request's ``webhook-id`` header, in order (the soak compares it with the
@@ -57,6 +59,13 @@ class Stats:
     last: float = 0.0
     log: dict[str, list[int]] = field(default_factory=dict)
     arrivals: dict[str, list[float]] = field(default_factory=dict)
+    waiting: int = 0
+    peak: int = 0
+
+    def arrived(self) -> None:
+        """A counted request came in: one more waiting for its answer."""
+        self.waiting += 1
+        self.peak = max(self.peak, self.waiting)
 
     def record(self, webhook_id: str, status: int) -> None:
         self.log.setdefault(webhook_id, []).append(status)
@@ -125,14 +134,19 @@ class HookProtocol(asyncio.Protocol):
         path = head.split(b" ", 2)[1]
         stats = self._stats
         if path == b"/stats":
-            summary = {"count": stats.count, "first": stats.first, "last": stats.last}
+            summary = {
+                "count": stats.count,
+                "first": stats.first,
+                "last": stats.last,
+                "peak": stats.peak,
+            }
             self._write(reply(json.dumps(summary).encode()))
         elif path == b"/log":
             self._write(reply(json.dumps(stats.log).encode()))
         elif path == b"/arrivals":
             self._write(reply(json.dumps(stats.arrivals).encode()))
         elif path == b"/reset":
-            self._stats.count = 0
+            self._stats.count = self._stats.peak = 0
             self._write(reply(b"{}"))
         else:
             webhook_id = (header(head, b"webhook-id:") or b"").decode(errors="replace")
@@ -141,10 +155,12 @@ class HookProtocol(asyncio.Protocol):
             first = len(arrivals) == 1
             failed = self._rng.random() < self._fail_rate or (self._fail_first and first)
             status = 503 if failed else 200
+            stats.arrived()
             # Answers of one connection share the delay, so they leave in order.
             self._loop.call_later(self._delay, self._answer, webhook_id, status)
 
     def _answer(self, webhook_id: str, status: int) -> None:
+        self._stats.waiting -= 1
         if self._write(ANSWER if status == 200 else UNAVAILABLE):
             self._stats.record(webhook_id, status)
 

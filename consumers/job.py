@@ -87,14 +87,20 @@ class Job(Generic[EventT]):
     Args:
         topic: the registry entry it consumes.
         open: a factory of the handler; see ``HandlerFactory``.
-        concurrency: messages in flight per process by default: many for
-            I/O-bound jobs, one for a job that must run alone. ``consume
-            --concurrency`` and ``CONSUMER_CONCURRENCY`` override it.
+        concurrency: calls of the handler at work per process by default:
+            many for I/O-bound jobs, one for a job that must run alone.
+            ``consume --concurrency`` and ``CONSUMER_CONCURRENCY`` override it.
+        overlap: messages in flight per unit of concurrency; default 1. A
+            job whose calls spend part of their time on bookkeeping before and
+            after their real work (the webhook job's log rows) takes more, so
+            that the bookkeeping of some calls overlaps the work of others; its
+            factory then bounds the work itself to ``concurrency``.
     """
 
     topic: TopicSpec[EventT]
     open: HandlerFactory[EventT]
     concurrency: int
+    overlap: int = 1
 
     @property
     def name(self) -> str:

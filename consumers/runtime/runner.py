@@ -165,7 +165,7 @@ class Runner:
             make_processor=make_processor,
             loop=loop,
             options=WorkerOptions(
-                concurrency=self.concurrency_of(job),
+                concurrency=self.concurrency_of(job) * job.overlap,
                 drain_timeout=self._drain_timeout,
                 commit_interval=settings.kafka_commit_interval,
                 max_parked=settings.consumer_max_parked,

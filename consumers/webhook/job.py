@@ -8,6 +8,7 @@ POST and settles it before the handler returns or raises.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
@@ -70,6 +71,7 @@ class WebhookHandler:
         endpoints: the endpoint config cache.
         deliveries: the delivery row writer.
         retry_after_max: most seconds of a honoured ``Retry-After``.
+        requests: POSTs in flight at most (the job's concurrency).
     """
 
     def __init__(
@@ -79,7 +81,9 @@ class WebhookHandler:
         endpoints: EndpointCache,
         deliveries: DeliveryWriter,
         retry_after_max: float,
+        requests: int,
     ) -> None:
+        self._requests = asyncio.Semaphore(requests)
         self._client = client
         self._endpoints = endpoints
         self._deliveries = deliveries
@@ -114,8 +118,9 @@ class WebhookHandler:
         if prior.recorded is not None:
             prior.recorded.raise_if_failed()
             return
-        started = time.monotonic()
-        outcome = await self._attempt(event, context, endpoint)
+        async with self._requests:  # the log rows of other calls are written meanwhile
+            started = time.monotonic()
+            outcome = await self._attempt(event, context, endpoint)
         if outcome.http_status == GONE:
             reason = (
                 f"HTTP 410 Gone answered to event {context.event_id}"
@@ -185,7 +190,9 @@ async def open_webhook_handler(
 ) -> AsyncIterator[Handler[WebhookSend]]:
     """Open the HTTP pool, endpoint cache and delivery writer; yield the handler.
 
-    One per process: the HTTP pool is shared by every delivery. Leave it only
+    ``concurrency`` bounds the POSTs in flight and sizes the pool; the runtime
+    runs ``WEBHOOK_OVERLAP`` times as many calls. One per process: the HTTP
+    pool is shared by every delivery. Leave it only
     after the runtime has drained (or abandoned) its in-flight calls; on exit
     the writer stores rows still waiting (at most ``consumer_drain_timeout``
     seconds), then the connections and the engine close.
@@ -202,11 +209,20 @@ async def open_webhook_handler(
             endpoints=EndpointCache(engine, ttl=settings.webhook_config_cache_ttl),
             deliveries=deliveries,
             retry_after_max=settings.retry_after_max,
+            requests=concurrency,
         )
 
 
 WEBHOOK_CONCURRENCY = 100
-"""Deliveries in flight per process by default: they wait on the network."""
+"""POSTs in flight per process by default: they wait on the network."""
 
-JOB = Job(topic=WEBHOOK_SEND, open=open_webhook_handler, concurrency=WEBHOOK_CONCURRENCY)
+WEBHOOK_OVERLAP = 2
+"""Messages in flight per POST slot: while one call waits for its log rows, another POSTs."""
+
+JOB = Job(
+    topic=WEBHOOK_SEND,
+    open=open_webhook_handler,
+    concurrency=WEBHOOK_CONCURRENCY,
+    overlap=WEBHOOK_OVERLAP,
+)
 """The webhook job, as the runtime registers it."""
