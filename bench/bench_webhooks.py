@@ -204,11 +204,13 @@ def count_rows(engine: Engine, prefix: str) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Memory:
-    """``VmHWM`` of the streamjobs process in KiB: before the Runner started, and at the end."""
+    """``VmHWM`` of the streamjobs process in KiB: before the Runner started, and at the
+    end; and the CPU seconds (every thread) the Runner's run took."""
 
     start_kib: int
     peak_kib: int
     exit_status: int
+    cpu_seconds: float
 
 
 def vm_hwm_kib() -> int:
@@ -224,6 +226,7 @@ def streamjobs_child(overrides: dict[str, Any], stop: ProcessEvent, results: Con
     configure_logging(level="WARNING", fmt="text")
     settings = load_settings(**overrides)
     start = vm_hwm_kib()
+    started_cpu = time.process_time()
     runner = Runner([JOB], settings)  # concurrency: CONSUMER_CONCURRENCY in ``overrides``
     status: list[int] = []
     thread = threading.Thread(target=lambda: status.append(runner.run()))
@@ -231,7 +234,8 @@ def streamjobs_child(overrides: dict[str, Any], stop: ProcessEvent, results: Con
     stop.wait()
     runner.stop()
     thread.join()
-    results.send(Memory(start, vm_hwm_kib(), status[0] if status else -1))
+    cpu = time.process_time() - started_cpu
+    results.send(Memory(start, vm_hwm_kib(), status[0] if status else -1, cpu))
 
 
 def run_streamjobs(
@@ -287,10 +291,12 @@ async def post_all(url: str, events: int) -> None:
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
 
 
-def run_ceiling(receiver: ReceiverProcess, events: int) -> Rate:
+def run_ceiling(receiver: ReceiverProcess, events: int) -> tuple[Rate, float]:
+    """The ceiling's rate, and the CPU seconds its loop took."""
     receiver.reset()
+    started_cpu = time.process_time()
     asyncio.run(post_all(receiver.url(), events))
-    return receiver.rate()
+    return receiver.rate(), time.process_time() - started_cpu
 
 
 # -- (c) the naive loop --------------------------------------------------------------
@@ -394,6 +400,7 @@ class Results:
     ceiling: Rate
     naive: Rate
     memory: Memory
+    ceiling_cpu_seconds: float
     rows: tuple[int, int]
 
 
@@ -418,6 +425,11 @@ def report(results: Results) -> None:
     print(
         f"(a)/(b) = {a / b:.2f}, (a)/ideal = {a / ideal:.2f}"
         f" (target >= 1.0 and >= 0.75: {verdict});  (a)/(c) = {a / c:.0f}x"
+    )
+    per_event = 1e6 / results.events
+    print(
+        f"CPU per delivery: (a) {results.memory.cpu_seconds * per_event:.0f} us (every thread,"
+        f" startup and drain included), (b) {results.ceiling_cpu_seconds * per_event:.0f} us"
     )
     total, successes = results.rows
     complete = "ok" if successes == results.events else "MISSING ROWS"
@@ -454,7 +466,7 @@ def main() -> None:
         print(f"prefix {prefix}: filling {topics.main} with {args.events:,} events", flush=True)
         fill(settings, topics.main, endpoint.id, args.events)
         print("(b) ceiling ...", flush=True)
-        ceiling = run_ceiling(receiver, args.events)
+        ceiling, ceiling_cpu = run_ceiling(receiver, args.events)
         print("(a) streamjobs ...", flush=True)
         streamjobs, memory = run_streamjobs(overrides, receiver, args.events)
         rows = count_rows(engine, prefix)
@@ -462,7 +474,11 @@ def main() -> None:
         naive = run_naive(settings, topics.main, receiver, args.naive_events)
         disable_endpoint(engine, endpoint.id, "benchmark finished")
     engine.dispose()
-    report(Results(args.events, args.naive_events, streamjobs, ceiling, naive, memory, rows))
+    report(
+        Results(
+            args.events, args.naive_events, streamjobs, ceiling, naive, memory, ceiling_cpu, rows
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -597,7 +597,7 @@ def main() -> None:
     with redis_server() as redis_url:
         with receiver_process(RECEIVER_DELAY) as receiver:
             step("throughput: bare aiohttp loop")
-            ceiling = run_ceiling(receiver, args.events)
+            ceiling, _ = run_ceiling(receiver, args.events)
             bare = "bare aiohttp loop (no broker, no database)"
             results.throughput.append(
                 Throughput(bare, ceiling.count, ceiling.per_second, ceiling.peak)

@@ -38,7 +38,11 @@ class Handlers:
         processor: takes one message to finished.
         concurrency: handler tasks, so messages handled at once at most.
         results: where every handed-out message is reported back.
-        wakeup: set after each report, so a waiting poll loop looks at once.
+        wakeup: set after a report when the inbox runs low (fewer queued
+            messages than handler tasks), or for a revoked partition or a
+            stop, so that a waiting poll loop looks at once. Otherwise it
+            looks on its own within ``worker.RESULT_POLL_TIMEOUT``: waking it for
+            every message cost a thread switch and a one-message fetch each.
         on_failure: called (on the loop) when a message could not be finished;
             the owner stops, so that the process exits non-zero.
     """
@@ -126,5 +130,6 @@ class Handlers:
 
     def _report(self, tracker: PartitionOffsets, offset: int, *, finished: bool) -> None:
         self._results.put((tracker, offset, finished))
-        if not self._wakeup.is_set():
+        urgent = tracker.revoked or self.stopping or self._inbox.qsize() < self._concurrency
+        if urgent and not self._wakeup.is_set():
             self._wakeup.set()

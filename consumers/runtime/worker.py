@@ -426,7 +426,7 @@ class Worker:
             self._collect_finished()
             if all(self._trackers[key].unfinished == 0 for key in keys if key in self._trackers):
                 return
-            self._wakeup.wait(min(POLL_TIMEOUT, max(0.0, deadline - time.monotonic())))
+            self._wakeup.wait(min(RESULT_POLL_TIMEOUT, max(0.0, deadline - time.monotonic())))
             self._wakeup.clear()
         self._collect_finished()
 

@@ -128,7 +128,7 @@ class Connection(asyncio.Protocol):
         self._retry_after = None
         self._framed = False
         self._body = bytearray()
-        self._transport.writelines((head, body))
+        self._transport.write(head + body)  # uvloop's writelines makes a write call per part
         return self._answer
 
     def close(self) -> None:

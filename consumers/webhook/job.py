@@ -83,7 +83,11 @@ class WebhookHandler:
         retry_after_max: float,
         requests: int,
     ) -> None:
-        self._requests = asyncio.Semaphore(requests)
+        # Free POST slots as tokens: on Python 3.11 every asyncio.Semaphore.acquire
+        # walks all its waiters, and a call waiting for a slot is the common case.
+        self._free_slots: asyncio.Queue[None] = asyncio.Queue()
+        for _ in range(requests):
+            self._free_slots.put_nowait(None)
         self._client = client
         self._endpoints = endpoints
         self._deliveries = deliveries
@@ -118,9 +122,12 @@ class WebhookHandler:
         if prior.recorded is not None:
             prior.recorded.raise_if_failed()
             return
-        async with self._requests:  # the log rows of other calls are written meanwhile
+        await self._free_slots.get()  # the log rows of other calls are written meanwhile
+        try:
             started = time.monotonic()
             outcome = await self._attempt(event, context, endpoint)
+        finally:
+            self._free_slots.put_nowait(None)
         if outcome.http_status == GONE:
             reason = (
                 f"HTTP 410 Gone answered to event {context.event_id}"
