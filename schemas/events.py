@@ -165,7 +165,7 @@ class AuditCleanup(Event):
     trigger: Literal["schedule", "manual"] = "schedule"
 
 
-def check_portable_json(value: Any, *, path: str, depth: int = 0) -> None:
+def check_portable_json(value: Any, *, path: str) -> None:
     """Refuse what standard JSON cannot carry or other parsers refuse.
 
     NaN and infinities (not JSON tokens), integers of ``PAYLOAD_MAX_INTEGER``
@@ -175,32 +175,48 @@ def check_portable_json(value: Any, *, path: str, depth: int = 0) -> None:
     Raises:
         ValueError: names the first offending place, such as ``payload.items.3``.
     """
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{path}: {value} is not a JSON number")
-    if isinstance(value, int) and abs(value) >= PAYLOAD_MAX_INTEGER:
-        raise ValueError(f"{path}: integer of {len(str(abs(value)))} digits exceeds 64 bits")
+    problem = _first_problem(value, depth=0)
+    if problem is not None:
+        where, reason = problem
+        raise ValueError(f"{path}{where}: {reason}")
+
+
+def _first_problem(value: Any, *, depth: int) -> tuple[str, str] | None:
+    """Where under ``value`` (``.items.3``, `` (a key)``) the first problem is, and what.
+
+    The place is spelled out only once a problem is found: every event is
+    checked, and a path built for each value cost more than the check.
+    """
     if isinstance(value, str):
-        _check_text(value, path=path)
-    if isinstance(value, dict | list) and depth >= PAYLOAD_MAX_DEPTH:
-        raise ValueError(f"{path}: nested deeper than {PAYLOAD_MAX_DEPTH} levels")
-    items = (
-        value.items()
-        if isinstance(value, dict)
-        else enumerate(value)
-        if isinstance(value, list)
-        else ()
-    )
+        reason = _text_problem(value)
+        return None if reason is None else ("", reason)
+    if isinstance(value, float):
+        return None if math.isfinite(value) else ("", f"{value} is not a JSON number")
+    if isinstance(value, int):
+        if abs(value) < PAYLOAD_MAX_INTEGER:
+            return None
+        return "", f"integer of {len(str(abs(value)))} digits exceeds 64 bits"
+    if not isinstance(value, dict | list):
+        return None
+    if depth >= PAYLOAD_MAX_DEPTH:
+        return "", f"nested deeper than {PAYLOAD_MAX_DEPTH} levels"
+    items = value.items() if isinstance(value, dict) else enumerate(value)
     for key, item in items:
-        if isinstance(key, str):
-            _check_text(key, path=f"{path} (a key)")
-        check_portable_json(item, path=f"{path}.{key}", depth=depth + 1)
+        if isinstance(key, str) and (reason := _text_problem(key)) is not None:
+            return " (a key)", reason
+        if (problem := _first_problem(item, depth=depth + 1)) is not None:
+            return f".{key}{problem[0]}", problem[1]
+    return None
 
 
-def _check_text(text: str, *, path: str) -> None:
+def _text_problem(text: str) -> str | None:
+    if text.isascii():
+        return None
     try:
         text.encode()
     except UnicodeEncodeError as exc:
-        raise ValueError(f"{path}: lone surrogate at character {exc.start}") from None
+        return f"lone surrogate at character {exc.start}"
+    return None
 
 
 def describe_validation(exc: ValidationError) -> str:

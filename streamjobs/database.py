@@ -10,7 +10,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.util import CommandError
-from sqlalchemy import Engine, create_engine
+from sqlalchemy import URL, Engine, create_engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, InterfaceError, OperationalError
 
 from streamjobs.errors import ConfigError, OperationRefused, ServiceUnavailable
@@ -24,6 +24,12 @@ POOL_SIZE = 10
 def sync_engine(settings: Settings) -> Engine:
     """A pooled engine; asyncio code calls it through ``asyncio.to_thread``."""
     return create_engine(settings.sqlalchemy_url, pool_size=POOL_SIZE, pool_pre_ping=True)
+
+
+def libpq_url(url: str | URL) -> str:
+    """A SQLAlchemy URL (``DATABASE_URL``) as libpq reads it, for psycopg's own connections."""
+    libpq = make_url(url).set(drivername="postgresql")
+    return libpq.render_as_string(hide_password=False)
 
 
 @contextmanager

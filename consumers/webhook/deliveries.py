@@ -23,12 +23,10 @@ import logging
 import uuid
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Literal, NamedTuple
+from typing import Any, Literal, LiteralString, NamedTuple
 
-from sqlalchemy import Connection, Engine, Row, TextClause, text
+import psycopg
 from sqlalchemy.dialects import postgresql
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 
 from consumers.webhook.outcomes import PENDING, Kind, Outcome
 from schemas.tables import webhook_deliveries
@@ -43,6 +41,12 @@ BACKOFF_START = 0.1
 
 BACKOFF_MAX = 5.0
 """Longest wait between retries of one batch."""
+
+WRITER_CONNECTIONS = 4
+"""Batches in flight at once, one connection each."""
+
+CONNECT_TIMEOUT = 10
+"""Seconds to open the writer's connection before the attempt counts as failed."""
 
 
 class DeliveryRow(NamedTuple):
@@ -94,12 +98,12 @@ def _input_rows() -> str:
         f'"{name}" {webhook_deliveries.c[name].type.compile(dialect=dialect)}'  # "offset"
         for name in COLUMNS
     )
-    rows = "json_to_recordset(CAST(:rows AS json))"
+    rows = "json_to_recordset(CAST(%(rows)s AS json))"
     return f"input AS (SELECT * FROM {rows} AS i(n integer, {columns}))"
 
 
-def _statement(body: str) -> TextClause:
-    return text(f"WITH {_input_rows()}, {body}")
+def _statement(body: str) -> LiteralString:
+    return f"WITH {_input_rows()}, {body}"
 
 
 def _batch_json(indexed: list[tuple[int, DeliveryRow]]) -> str:
@@ -156,14 +160,11 @@ def is_transient(error: Exception) -> bool:
     psycopg files some row errors (``54000``, an index entry over its size limit)
     under ``OperationalError``: the SQLSTATE decides when the server sent one.
     """
-    if isinstance(error, InterfaceError | PoolTimeoutError):
+    if isinstance(error, psycopg.InterfaceError):  # the connection is closed
         return True
-    if isinstance(error, DBAPIError) and error.connection_invalidated:
-        return True
-    if not isinstance(error, OperationalError):
+    if not isinstance(error, psycopg.OperationalError):
         return False
-    sqlstate = getattr(error.orig, "sqlstate", None)
-    return sqlstate is None or sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES
+    return error.sqlstate is None or error.sqlstate[:2] in TRANSIENT_SQLSTATE_CLASSES
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -191,7 +192,9 @@ Result = Prior | bool | Exception
 """``begin`` gives a ``Prior``, ``settle`` whether the event is delivered; or the row's error."""
 
 
-def write_rows(connection: Connection, requests: list[Request]) -> list[Result]:
+async def write_rows(
+    connection: psycopg.AsyncConnection[Any], requests: list[Request]
+) -> list[Result]:
     """Write a batch of pending rows and outcomes in one transaction; one result per row.
 
     A batch refused for its content (a database error, or a value the driver
@@ -199,74 +202,123 @@ def write_rows(connection: Connection, requests: list[Request]) -> list[Result]:
     is the exception) and the rest are stored.
 
     Raises:
-        SQLAlchemyError: the database is unreachable (see ``is_transient``).
+        psycopg.Error: the database is unreachable (see ``is_transient``).
     """
     try:
-        return _write(connection, requests)
+        return await _write(connection, requests)
     except Exception as exc:
         if is_transient(exc):
             raise
         if len(requests) == 1:
             return [exc]
-        return [_write_alone(connection, request) for request in requests]
+        return [await _write_alone(connection, request) for request in requests]
 
 
-def _write_alone(connection: Connection, request: Request) -> Result:
+async def _write_alone(connection: psycopg.AsyncConnection[Any], request: Request) -> Result:
     try:
-        return _write(connection, [request])[0]
+        return (await _write(connection, [request]))[0]
     except Exception as exc:
         if is_transient(exc):
             raise
         return exc
 
 
-def _write(connection: Connection, requests: list[Request]) -> list[Result]:
+async def _write(connection: psycopg.AsyncConnection[Any], requests: list[Request]) -> list[Result]:
     results: dict[int, Result] = {}
-    with connection.begin():
+    async with connection.transaction():
         for op, statement in (("begin", _BEGIN), ("settle", _SETTLE)):
             indexed = [(n, row) for n, (kind, row) in enumerate(requests) if kind == op]
             if not indexed:
                 continue
             # One statement for the whole batch: executemany would send one per row.
-            answers = connection.execute(statement, {"rows": _batch_json(indexed)}).all()
+            cursor = await connection.execute(statement, {"rows": _batch_json(indexed)})
+            answers = await cursor.fetchall()
             for (n, _), answer in zip(indexed, answers, strict=True):
                 results[n] = _prior(answer) if op == "begin" else bool(answer[0])
     return [results[n] for n in range(len(requests))]
 
 
-def _prior(answer: Row[Any]) -> Prior:
-    delivered, outcome, http_status, code, message = tuple(answer)
+def _prior(answer: tuple[Any, ...]) -> Prior:
+    delivered, outcome, http_status, code, message = answer
     recorded = None
     if outcome is not None:
         recorded = Outcome(kind=outcome, http_status=http_status, code=code, message=message)
     return Prior(delivered=bool(delivered), recorded=recorded)
 
 
-class DeliveryWriter:
-    """Collects rows from many handlers and writes them in batches from a worker thread.
+class _Lane:
+    """One connection of the writer and the batches written on it, one at a time.
 
-    Use as an async context manager; leaving it writes the rows still waiting.
+    The connection (psycopg's asyncio one) is opened on first use, and again
+    after the database dropped it.
 
     Args:
-        engine: the sync engine to write with.
+        url: the database, as libpq reads it.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._url = url
+        self._connection: psycopg.AsyncConnection[Any] | None = None
+
+    async def write(self, requests: list[Request]) -> list[Result]:
+        """``write_rows`` on this lane's connection; one the database dropped is discarded."""
+        if self._connection is None:
+            self._connection = await psycopg.AsyncConnection.connect(
+                self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
+            )
+        try:
+            return await write_rows(self._connection, requests)
+        except Exception as exc:
+            if is_transient(exc):
+                await self.close()
+            raise
+
+    async def close(self) -> None:
+        """Close the connection, if open."""
+        connection, self._connection = self._connection, None
+        if connection is not None:
+            with contextlib.suppress(Exception):  # a dead connection may fail to close
+                await connection.close()
+
+
+class DeliveryWriter:
+    """Collects rows from many handlers and writes them in batches, on the event loop.
+
+    Use as an async context manager; leaving it writes the rows still waiting.
+    Up to ``connections`` batches are written at once, each on a connection of
+    its own: the database spends tens of microseconds per row, so one lane at
+    a time made every handler wait for a whole large batch. On the loop
+    rather than in a thread: a thread waits for the GIL after every round
+    trip, up to a switch interval (5 ms) each time while the loop is busy.
+
+    Args:
+        url: the database, as libpq reads it (``database.libpq_url``).
+        connections: batches written at once; default ``WRITER_CONNECTIONS``.
         max_batch: most rows per transaction; default 500.
         drain_timeout: seconds ``close`` waits for waiting rows; default 30.
     """
 
     def __init__(
-        self, engine: Engine, *, max_batch: int = MAX_BATCH, drain_timeout: float = 30.0
+        self,
+        url: str,
+        *,
+        connections: int = WRITER_CONNECTIONS,
+        max_batch: int = MAX_BATCH,
+        drain_timeout: float = 30.0,
     ) -> None:
-        self._engine = engine
+        self._lanes = [_Lane(url) for _ in range(connections)]
         self._max_batch = max_batch
         self._drain_timeout = drain_timeout
         self._waiting: list[tuple[Request, asyncio.Future[Result]]] = []
         self._wakeup = asyncio.Event()
         self._closing = False
-        self._task: asyncio.Task[None] | None = None
-        self._connection: Connection | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> DeliveryWriter:
-        self._task = asyncio.create_task(self._run(), name="webhook-delivery-writer")
+        self._tasks = [
+            asyncio.create_task(self._run(lane), name="webhook-delivery-writer")
+            for lane in self._lanes
+        ]
         return self
 
     async def __aexit__(
@@ -285,7 +337,7 @@ class DeliveryWriter:
 
         Raises:
             RuntimeError: the writer is closed.
-            SQLAlchemyError: the database refused this row for its content.
+            psycopg.Error: the database refused this row for its content.
         """
         prior = await self._submit("begin", row)
         assert isinstance(prior, Prior)
@@ -299,7 +351,7 @@ class DeliveryWriter:
 
         Raises:
             RuntimeError: the writer is closed.
-            SQLAlchemyError: the database refused this row for its content.
+            psycopg.Error: the database refused this row for its content.
         """
         return bool(await self._submit("settle", row))
 
@@ -319,12 +371,10 @@ class DeliveryWriter:
         """
         self._closing = True
         self._wakeup.set()
-        drained = True
-        if self._task is not None:
+        if self._tasks:
             try:
-                await asyncio.wait_for(self._task, self._drain_timeout)
+                await asyncio.wait_for(asyncio.gather(*self._tasks), self._drain_timeout)
             except TimeoutError:
-                drained = False
                 logger.error(
                     "delivery rows not written at shutdown", extra={"rows": len(self._waiting)}
                 )
@@ -334,10 +384,11 @@ class DeliveryWriter:
                     RuntimeError("the delivery writer closed before this row was written")
                 )
         self._waiting.clear()
-        if drained and self._connection is not None:  # else a worker thread may still use it
-            await asyncio.to_thread(self._connection.close)
+        for lane in self._lanes:
+            await lane.close()
 
-    async def _run(self) -> None:
+    async def _run(self, lane: _Lane) -> None:
+        """Write what waits on ``lane``: everything that came in while its last batch was out."""
         while self._waiting or not self._closing:
             if not self._waiting:
                 await self._wakeup.wait()
@@ -345,37 +396,16 @@ class DeliveryWriter:
                 continue
             batch = self._waiting[: self._max_batch]
             del self._waiting[: self._max_batch]
-            await self._flush(batch)
+            await self._flush(lane, batch)
 
-    def _write(self, requests: list[Request]) -> list[Result]:
-        """``write_rows`` on the writer's connection, opened on first use (in a worker thread).
-
-        The connection is kept from batch to batch: checking one out of the
-        pool per batch cost more than the batch's statement. One the database
-        dropped is discarded, and the next batch opens another.
-        """
-        if self._connection is None:
-            self._connection = self._engine.connect()
-        try:
-            return write_rows(self._connection, requests)
-        except Exception as exc:
-            if is_transient(exc):
-                self._discard_connection()
-            raise
-
-    def _discard_connection(self) -> None:
-        connection, self._connection = self._connection, None
-        if connection is not None:
-            with contextlib.suppress(Exception):  # a dead connection may fail to close
-                connection.invalidate()
-                connection.close()
-
-    async def _flush(self, batch: list[tuple[Request, asyncio.Future[Result]]]) -> None:
+    async def _flush(
+        self, lane: _Lane, batch: list[tuple[Request, asyncio.Future[Result]]]
+    ) -> None:
         requests = [request for request, _ in batch]
         delay = BACKOFF_START
         while True:
             try:
-                results = await asyncio.to_thread(self._write, requests)
+                results = await lane.write(requests)
                 break
             except Exception as exc:
                 if not is_transient(exc):

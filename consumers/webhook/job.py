@@ -31,7 +31,7 @@ from consumers.webhook.registry import Endpoint
 from consumers.webhook.signing import parse_secret, sign
 from schemas.events import WebhookSend
 from schemas.topics import WEBHOOK_SEND
-from streamjobs.database import sync_engine
+from streamjobs.database import libpq_url, sync_engine
 from streamjobs.errors import FatalError
 from streamjobs.settings import Settings
 
@@ -209,7 +209,9 @@ async def open_webhook_handler(
         stack.callback(engine.dispose)
         client = await stack.enter_async_context(open_client(settings, connections=concurrency))
         deliveries = await stack.enter_async_context(
-            DeliveryWriter(engine, drain_timeout=settings.consumer_drain_timeout)
+            DeliveryWriter(
+                libpq_url(settings.sqlalchemy_url), drain_timeout=settings.consumer_drain_timeout
+            )
         )
         yield WebhookHandler(
             client=client,

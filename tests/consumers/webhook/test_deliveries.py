@@ -8,12 +8,13 @@ import secrets
 import uuid
 from collections.abc import AsyncIterator
 
-from sqlalchemy import Engine, create_engine, func, select
+from psycopg import DataError, OperationalError
+from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DataError, OperationalError
 
 from consumers.webhook.deliveries import DeliveryRow, DeliveryWriter, Prior
 from schemas.tables import webhook_deliveries
+from streamjobs.database import libpq_url
 from streamjobs.settings import Settings
 
 
@@ -43,7 +44,7 @@ def count(db: Engine, event_id: str) -> int:
 
 def test_concurrent_rows_are_all_stored_and_a_repeat_is_ignored(db: Engine) -> None:
     async def scenario() -> None:
-        async with DeliveryWriter(db, max_batch=50) as writer:
+        async with DeliveryWriter(libpq_url(db.url), max_batch=50) as writer:
             await asyncio.gather(*(writer.settle(delivery("evt-many", n)) for n in range(1, 201)))
             await writer.settle(delivery("evt-many", 1))
 
@@ -56,7 +57,7 @@ def test_a_row_the_database_refuses_fails_alone(db: Engine) -> None:
     too_large_attempt = 40_000  # beyond the smallint column
 
     async def scenario() -> tuple[BaseException | bool, ...]:
-        async with DeliveryWriter(db) as writer:
+        async with DeliveryWriter(libpq_url(db.url)) as writer:
             return tuple(
                 await asyncio.gather(
                     writer.settle(delivery("evt-mixed", 1)),
@@ -80,7 +81,7 @@ def test_a_row_over_the_index_entry_limit_fails_alone_instead_of_stalling_the_wr
     huge_id = secrets.token_hex(4096)
 
     async def scenario() -> tuple[BaseException | bool, ...]:
-        async with DeliveryWriter(db) as writer:
+        async with DeliveryWriter(libpq_url(db.url)) as writer:
             return tuple(
                 await asyncio.wait_for(
                     asyncio.gather(
@@ -103,7 +104,7 @@ def test_a_row_the_driver_cannot_encode_fails_alone(db: Engine) -> None:
     unencodable = delivery("evt-surrogate", 2)._replace(error_message="\ud800")
 
     async def scenario() -> tuple[BaseException | bool, ...]:
-        async with DeliveryWriter(db) as writer:
+        async with DeliveryWriter(libpq_url(db.url)) as writer:
             return tuple(
                 await asyncio.gather(
                     writer.settle(delivery("evt-surrogate", 1)),
@@ -166,16 +167,13 @@ def test_while_the_database_is_down_the_writer_blocks_and_stores_the_row_later(
 
     async def scenario() -> None:
         async with Gate(host, port).running() as gate:
-            engine = create_engine(url.set(host="127.0.0.1", port=gate.port))
-            try:
-                async with DeliveryWriter(engine) as writer:
-                    stored = asyncio.ensure_future(writer.settle(delivery("evt-outage")))
-                    await asyncio.sleep(1.0)
-                    assert not stored.done(), "the handler must wait while the database is down"
-                    gate.shut = False
-                    await asyncio.wait_for(stored, timeout=10)
-            finally:
-                engine.dispose()
+            through_gate = libpq_url(url.set(host="127.0.0.1", port=gate.port))
+            async with DeliveryWriter(through_gate) as writer:
+                stored = asyncio.ensure_future(writer.settle(delivery("evt-outage")))
+                await asyncio.sleep(1.0)
+                assert not stored.done(), "the handler must wait while the database is down"
+                gate.shut = False
+                await asyncio.wait_for(stored, timeout=10)
 
     asyncio.run(scenario())
 
@@ -184,7 +182,7 @@ def test_while_the_database_is_down_the_writer_blocks_and_stores_the_row_later(
 
 def test_leaving_the_writer_stores_the_rows_still_waiting(db: Engine) -> None:
     async def scenario() -> None:
-        async with DeliveryWriter(db) as writer:
+        async with DeliveryWriter(libpq_url(db.url)) as writer:
             waiting = [
                 asyncio.ensure_future(writer.settle(delivery("evt-close", n))) for n in (1, 2, 3)
             ]
@@ -225,7 +223,7 @@ def test_an_attempt_is_pending_before_its_post_and_a_redo_counts_one_more_send(
     db: Engine,
 ) -> None:
     async def scenario() -> list[Prior]:
-        async with DeliveryWriter(db) as writer:
+        async with DeliveryWriter(libpq_url(db.url)) as writer:
             first = await writer.begin(pending("evt-redo"))
             redo = await writer.begin(pending("evt-redo"))  # the consumer died mid-POST
             return [first, redo]
@@ -238,7 +236,7 @@ def test_an_attempt_is_pending_before_its_post_and_a_redo_counts_one_more_send(
 
 def test_a_settled_attempt_is_read_back_and_not_begun_again(db: Engine) -> None:
     async def scenario() -> Prior:
-        async with DeliveryWriter(db) as writer:
+        async with DeliveryWriter(libpq_url(db.url)) as writer:
             await writer.begin(pending("evt-settled"))
             assert await writer.settle(failed("evt-settled")) is False
             return await writer.begin(pending("evt-settled"))
@@ -253,7 +251,7 @@ def test_a_settled_attempt_is_read_back_and_not_begun_again(db: Engine) -> None:
 
 def test_once_an_event_succeeded_no_attempt_begins_and_no_failure_counts(db: Engine) -> None:
     async def scenario() -> tuple[Prior, bool]:
-        async with DeliveryWriter(db) as writer:
+        async with DeliveryWriter(libpq_url(db.url)) as writer:
             await writer.begin(pending("evt-chains", 2))
             assert await writer.settle(delivery("evt-chains", 2)) is True
             later = await writer.begin(pending("evt-chains", 3))
