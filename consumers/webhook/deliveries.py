@@ -42,7 +42,7 @@ BACKOFF_START = 0.1
 BACKOFF_MAX = 5.0
 """Longest wait between retries of one batch."""
 
-WRITER_CONNECTIONS = 4
+WRITER_CONNECTIONS = 2
 """Batches in flight at once, one connection each."""
 
 CONNECT_TIMEOUT = 10
@@ -88,27 +88,29 @@ SETTLED_COLUMNS = (
 
 
 def _input_rows() -> str:
-    """A CTE of the batch: one JSON array of row objects, each numbered by ``n``.
+    """A CTE of the batch: one JSON array of rows, each an array of the columns in
+    ``COLUMNS`` order, numbered by ``n``.
 
     One text parameter for the whole batch: the driver encodes it at once,
-    where a column of arrays costs it a Python call per value.
+    where a column of arrays costs it a Python call per value; and a row
+    (a named tuple) is a JSON array as it is.
     """
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
+    types = [webhook_deliveries.c[name].type.compile(dialect=dialect) for name in COLUMNS]
     columns = ", ".join(
-        f'"{name}" {webhook_deliveries.c[name].type.compile(dialect=dialect)}'  # "offset"
-        for name in COLUMNS
+        f'CAST(r->>{index} AS {type_}) AS "{name}"'  # quoted: "offset" is a keyword
+        for index, (name, type_) in enumerate(zip(COLUMNS, types, strict=True))
     )
-    rows = "json_to_recordset(CAST(%(rows)s AS json))"
-    return f"input AS (SELECT * FROM {rows} AS i(n integer, {columns}))"
+    rows = "json_array_elements(CAST(%(rows)s AS json)) WITH ORDINALITY AS e(r, n)"
+    return f"input AS (SELECT {columns}, n FROM {rows})"
 
 
 def _statement(body: str) -> LiteralString:
     return f"WITH {_input_rows()}, {body}"
 
 
-def _batch_json(indexed: list[tuple[int, DeliveryRow]]) -> str:
-    """The ``rows`` parameter: ``[{"n": 0, "event_id": ..., ...}, ...]``."""
-    rows = [{"n": n, **row._asdict()} for n, row in indexed]
+def _batch_json(rows: list[DeliveryRow]) -> str:
+    """The ``rows`` parameter: ``[["evt-1", "<webhook id>", 1, "pending", ...], ...]``."""
     return json.dumps(rows, default=str)  # str: the webhook id, a UUID
 
 
@@ -193,49 +195,49 @@ Result = Prior | bool | Exception
 
 
 async def write_rows(
-    connection: psycopg.AsyncConnection[Any], requests: list[Request]
+    connection: psycopg.AsyncConnection[Any], op: Op, rows: list[DeliveryRow]
 ) -> list[Result]:
-    """Write a batch of pending rows and outcomes in one transaction; one result per row.
+    """Write rows of one kind in one statement; one result per row, in order.
 
-    A batch refused for its content (a database error, or a value the driver
-    cannot encode) is retried row by row, so one bad row fails alone (its result
-    is the exception) and the rest are stored.
+    One statement is one transaction, so a batch is stored whole or not at
+    all. One refused for its content (a database error, or a value the driver
+    cannot encode) is retried row by row, so one bad row fails alone (its
+    result is the exception) and the rest are stored.
 
     Raises:
         psycopg.Error: the database is unreachable (see ``is_transient``).
     """
     try:
-        return await _write(connection, requests)
+        return await _execute(connection, op, rows)
     except Exception as exc:
         if is_transient(exc):
             raise
-        if len(requests) == 1:
+        if len(rows) == 1:
             return [exc]
-        return [await _write_alone(connection, request) for request in requests]
+        return [await _write_alone(connection, op, row) for row in rows]
 
 
-async def _write_alone(connection: psycopg.AsyncConnection[Any], request: Request) -> Result:
+async def _write_alone(
+    connection: psycopg.AsyncConnection[Any], op: Op, row: DeliveryRow
+) -> Result:
     try:
-        return (await _write(connection, [request]))[0]
+        return (await _execute(connection, op, [row]))[0]
     except Exception as exc:
         if is_transient(exc):
             raise
         return exc
 
 
-async def _write(connection: psycopg.AsyncConnection[Any], requests: list[Request]) -> list[Result]:
-    results: dict[int, Result] = {}
-    async with connection.transaction():
-        for op, statement in (("begin", _BEGIN), ("settle", _SETTLE)):
-            indexed = [(n, row) for n, (kind, row) in enumerate(requests) if kind == op]
-            if not indexed:
-                continue
-            # One statement for the whole batch: executemany would send one per row.
-            cursor = await connection.execute(statement, {"rows": _batch_json(indexed)})
-            answers = await cursor.fetchall()
-            for (n, _), answer in zip(indexed, answers, strict=True):
-                results[n] = _prior(answer) if op == "begin" else bool(answer[0])
-    return [results[n] for n in range(len(requests))]
+async def _execute(
+    connection: psycopg.AsyncConnection[Any], op: Op, rows: list[DeliveryRow]
+) -> list[Result]:
+    # One statement for the whole batch: executemany would send one per row.
+    statement = _BEGIN if op == "begin" else _SETTLE
+    cursor = await connection.execute(statement, {"rows": _batch_json(rows)})
+    answers = await cursor.fetchall()
+    if op == "begin":
+        return [_prior(answer) for answer in answers]
+    return [bool(answer[0]) for answer in answers]
 
 
 def _prior(answer: tuple[Any, ...]) -> Prior:
@@ -260,14 +262,14 @@ class _Lane:
         self._url = url
         self._connection: psycopg.AsyncConnection[Any] | None = None
 
-    async def write(self, requests: list[Request]) -> list[Result]:
+    async def write(self, op: Op, rows: list[DeliveryRow]) -> list[Result]:
         """``write_rows`` on this lane's connection; one the database dropped is discarded."""
         if self._connection is None:
             self._connection = await psycopg.AsyncConnection.connect(
                 self._url, autocommit=True, connect_timeout=CONNECT_TIMEOUT
             )
         try:
-            return await write_rows(self._connection, requests)
+            return await write_rows(self._connection, op, rows)
         except Exception as exc:
             if is_transient(exc):
                 await self.close()
@@ -401,30 +403,35 @@ class DeliveryWriter:
     async def _flush(
         self, lane: _Lane, batch: list[tuple[Request, asyncio.Future[Result]]]
     ) -> None:
-        requests = [request for request, _ in batch]
+        for op in ("begin", "settle"):
+            part = [(row, stored) for (kind, row), stored in batch if kind == op]
+            if not part:
+                continue
+            results = await self._write_patiently(lane, op, [row for row, _ in part])
+            for (_, stored), result in zip(part, results, strict=True):
+                if stored.done():  # its handler was cancelled
+                    continue
+                if isinstance(result, Exception):
+                    stored.set_exception(result)
+                else:
+                    stored.set_result(result)
+
+    async def _write_patiently(self, lane: _Lane, op: Op, rows: list[DeliveryRow]) -> list[Result]:
+        """Write ``rows``, retrying with backoff while the database is unreachable."""
         delay = BACKOFF_START
         while True:
             try:
-                results = await lane.write(requests)
-                break
+                return await lane.write(op, rows)
             except Exception as exc:
                 if not is_transient(exc):
-                    results = [exc] * len(requests)
-                    break
+                    return [exc] * len(rows)
                 logger.warning(
                     "database unavailable; delivery rows wait",
                     extra={
-                        "rows": len(requests),
+                        "rows": len(rows),
                         "retry_in_s": delay,
                         "error_class": type(exc).__name__,
                     },
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, BACKOFF_MAX)
-        for (_, stored), result in zip(batch, results, strict=True):
-            if stored.done():  # its handler was cancelled
-                continue
-            if isinstance(result, Exception):
-                stored.set_exception(result)
-            else:
-                stored.set_result(result)

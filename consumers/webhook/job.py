@@ -225,7 +225,7 @@ async def open_webhook_handler(
 WEBHOOK_CONCURRENCY = 100
 """POSTs in flight per process by default: they wait on the network."""
 
-WEBHOOK_OVERLAP = 2
+WEBHOOK_OVERLAP = 3
 """Messages in flight per POST slot: while one call waits for its log rows, another POSTs."""
 
 JOB = Job(
