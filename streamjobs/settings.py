@@ -223,7 +223,10 @@ class Settings(BaseSettings):
         None,
         ge=1,
         le=10_000,
-        description="messages in flight per process and job (unset: each job's own)",
+        description=(
+            "messages in flight per process and job; for the webhook job, POSTs in flight"
+            " (unset: each job's own)"
+        ),
     )
     consumer_drain_timeout: Duration = Field(
         30.0, ge=0, le=3600, description="how long shutdown waits for in-flight work"

@@ -24,8 +24,8 @@ def register(command: argparse.ArgumentParser) -> None:
         type=_positive_int,
         default=None,
         help=(
-            "messages in flight per process and job (default: CONSUMER_CONCURRENCY when set,"
-            f" else the job's own: {_own_concurrency()})"
+            "messages in flight per process and job, POSTs for webhook (default:"
+            f" CONSUMER_CONCURRENCY when set, else the job's own: {_own_concurrency()})"
         ),
     )
     command.add_argument(

@@ -29,6 +29,6 @@ def test_the_docstring_tree_lists_every_exception_class_of_the_project() -> None
     tree = streamjobs.errors.__doc__ or ""
     classes = exception_classes()
     assert ("FatalError", "JobError") in classes
-    named = set(re.findall(r"(?m)^\s*(?:\+-- )?(\w+)", tree))
+    named = set(re.findall(r"(?m)^[\s|]*(?:\+-- )?(\w+)", tree))
     missing = sorted(name for name, _ in classes if name not in named)
     assert missing == []
