@@ -29,7 +29,6 @@ from consumers.webhook.client import (
     HostNotFoundError,
     InvalidURLError,
     Resolve,
-    Target,
     WebhookClient,
     parse_target,
     system_resolve,
@@ -63,15 +62,16 @@ def run(request: pytest.FixtureRequest) -> Runner:
 def client(
     *,
     guard: bool = False,
+    connections: int = 4,
     connect_timeout: float = 5.0,
     timeout: float = 10.0,
     resolve: Resolve = system_resolve,
     tls: ssl.SSLContext | None = None,
 ) -> WebhookClient:
-    """A client with the guard off and generous timeouts unless told otherwise."""
+    """A client with the guard off, a pool of 4 and generous timeouts unless told otherwise."""
     return WebhookClient(
         guard=guard,
-        connections=4,
+        connections=connections,
         connect_timeout=connect_timeout,
         timeout=timeout,
         resolve=resolve,
@@ -171,7 +171,8 @@ class RawServer:
         while (request := await read_request(reader)) is not None:
             self.requests.append(request)
             if not self._pieces:
-                await asyncio.Event().wait()  # silence until the test ends
+                await reader.read()  # silent until the client goes away
+                break
             for number, piece in enumerate(self._pieces):
                 if number:
                     await asyncio.sleep(0.05)
@@ -284,6 +285,18 @@ def test_connection_close_from_the_server_means_a_new_connection_next_time(run: 
     assert run(scenario()) == 2
 
 
+def test_the_pool_keeps_at_most_its_size_of_idle_connections(run: Runner) -> None:
+    async def scenario() -> tuple[int, int]:
+        async with RawServer(OK_ANSWER) as server:
+            webhooks = client(connections=1)
+            await asyncio.gather(*(webhooks.post(server.url(), b"{}", {}) for _ in range(2)))
+            await server.hung_up(1)  # the second connection back found the pool full
+            await webhooks.post(server.url(), b"{}", {})
+            return server.connections, server.hangups
+
+    assert run(scenario()) == (2, 1)
+
+
 def test_a_connection_idle_longer_than_keepalive_is_neither_reused_nor_kept() -> None:
     """One real wait of ``KEEPALIVE``: one client posts again, the other sweeps."""
 
@@ -318,32 +331,35 @@ def test_close_closes_idle_connections(run: Runner) -> None:
 
 
 @pytest.mark.parametrize(
-    ("pieces", "excerpt"),
+    ("pieces", "status", "excerpt"),
     [
-        pytest.param((OK_ANSWER,), "ok", id="content-length"),
+        pytest.param((OK_ANSWER,), 200, "ok", id="content-length"),
         pytest.param(
             (
                 b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nchun\r\n",
                 b"3\r\nked\r\n0\r\n\r\n",
             ),
+            200,
             "chunked",
             id="chunked",
         ),
-        pytest.param((b"HTTP/1.1 204 No Content\r\n\r\n",), "", id="204-without-body"),
+        pytest.param((b"HTTP/1.1 204 No Content\r\n\r\n",), 204, "", id="204-without-body"),
         pytest.param(
             (b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n" + OK_ANSWER,),
+            200,
             "ok",
             id="103-then-200-in-one-read",
         ),
         pytest.param(
             (b"HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n", OK_ANSWER),
+            200,
             "ok",
             id="103-then-200-apart",
         ),
     ],
 )
 def test_a_framed_answer_is_read_whole_and_its_connection_reused(
-    run: Runner, pieces: tuple[bytes, ...], excerpt: str
+    run: Runner, pieces: tuple[bytes, ...], status: int, excerpt: str
 ) -> None:
     async def scenario() -> tuple[list[Reply], int]:
         async with RawServer(*pieces) as server:
@@ -353,7 +369,6 @@ def test_a_framed_answer_is_read_whole_and_its_connection_reused(
 
     replies, connections = run(scenario())
 
-    status = 204 if excerpt == "" else 200
     assert replies == [Reply(status=status, retry_after=None, excerpt=excerpt)] * 2
     assert connections == 1
 
@@ -457,6 +472,24 @@ def test_a_head_larger_than_head_max_bytes_fails_with_answer_error(
                 await client().post(server.url(), b"{}", {})
 
     run(scenario())
+
+
+def test_a_head_just_under_head_max_bytes_is_accepted_in_one_read_or_two(run: Runner) -> None:
+    filler = _filler(HEAD_MAX_BYTES - 1024)
+    half = len(filler) // 2
+
+    async def scenario() -> list[Reply]:
+        async with RawServer(
+            b"HTTP/1.1 200 OK\r\n" + filler + b"Content-Length: 2\r\n\r\nok"
+        ) as one:
+            whole = await client().post(one.url(), b"{}", {})
+        async with RawServer(
+            b"HTTP/1.1 200 OK\r\n" + filler[:half], filler[half:] + b"Content-Length: 2\r\n\r\nok"
+        ) as two:
+            split = await client().post(two.url(), b"{}", {})
+        return [whole, split]
+
+    assert run(scenario()) == [Reply(status=200, retry_after=None, excerpt="ok")] * 2
 
 
 @pytest.mark.parametrize(
@@ -657,92 +690,84 @@ def test_a_lookup_that_never_ends_is_bounded_by_the_total_timeout(run: Runner) -
 def test_a_tls_handshake_that_never_completes_times_out_at_the_connect_timeout(
     run: Runner,
 ) -> None:
-    async def scenario() -> BaseException | None:
-        async with RawServer() as server:  # speaks no TLS, so the handshake hangs
-            webhooks = client(resolve=resolving_to("127.0.0.1"), connect_timeout=0.3, timeout=60.0)
-            posting = asyncio.ensure_future(
-                webhooks.post(f"https://{TLS_NAME}:{server.port}/", b"{}", {})
-            )
-            done, _ = await asyncio.wait({posting}, timeout=10)
-            assert done, "the connect timeout did not end the handshake"
-            return posting.exception()
+    async def scenario(port: int) -> BaseException | None:
+        webhooks = client(resolve=resolving_to("127.0.0.1"), connect_timeout=0.3, timeout=60.0)
+        posting = asyncio.ensure_future(webhooks.post(f"https://{TLS_NAME}:{port}/", b"{}", {}))
+        done, _ = await asyncio.wait({posting}, timeout=10)
+        assert done, "the connect timeout did not end the handshake"
+        return posting.exception()
 
-    assert isinstance(run(scenario()), TimeoutError)
+    # The kernel completes the TCP handshake; nobody ever reads the ClientHello.
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        error = run(scenario(silent.getsockname()[1]))
+
+    assert isinstance(error, TimeoutError)
 
 
 # URLs
 
 
 @pytest.mark.parametrize(
-    ("url", "target"),
+    ("url", "host", "port", "host_header", "path"),
     [
+        ("http://example.com/hook", "example.com", 80, "example.com", "/hook"),
+        ("https://example.com", "example.com", 443, "example.com", "/"),
+        ("https://example.com:443/", "example.com", 443, "example.com", "/"),
+        ("http://example.com:443/", "example.com", 443, "example.com:443", "/"),
         (
-            "http://example.com/hook",
-            Target(False, "example.com", 80, False, "example.com", "example.com", "/hook", None),
+            "https://example.com:8443/a?b=1&c=%20",
+            "example.com",
+            8443,
+            "example.com:8443",
+            "/a?b=1&c=%20",
         ),
-        (
-            "https://example.com",
-            Target(True, "example.com", 443, False, "example.com", "example.com", "/", None),
-        ),
-        (
-            "https://example.com:8443/a/b?c=1&d=%20",
-            Target(
-                True,
-                "example.com",
-                8443,
-                False,
-                "example.com",
-                "example.com:8443",
-                "/a/b?c=1&d=%20",
-                None,
-            ),
-        ),
-        (
-            "http://example.com:443/",
-            Target(False, "example.com", 443, False, "example.com", "example.com:443", "/", None),
-        ),
-        (
-            "https://Bücher.example/x",
-            Target(
-                True,
-                "xn--bcher-kva.example",
-                443,
-                False,
-                "xn--bcher-kva.example",
-                "xn--bcher-kva.example",
-                "/x",
-                None,
-            ),
-        ),
-        (
-            "http://[::1]:8080/",
-            Target(False, "::1", 8080, True, "::1", "[::1]:8080", "/", None),
-        ),
-        (
-            "https://[2001:DB8:0::1]/",
-            Target(True, "2001:db8::1", 443, True, "2001:db8::1", "[2001:db8::1]", "/", None),
-        ),
-        (
-            "http://127.0.0.1:80/",
-            Target(False, "127.0.0.1", 80, True, "127.0.0.1", "127.0.0.1", "/", None),
-        ),
-        (
-            "http://user:pw@example.com/",
-            Target(
-                False,
-                "example.com",
-                80,
-                False,
-                "example.com",
-                "example.com",
-                "/",
-                "Basic dXNlcjpwdw==",
-            ),
-        ),
+        ("http://example.com/a b?x=é", "example.com", 80, "example.com", "/a%20b?x=%C3%A9"),
+        ("https://Bücher.example/", "xn--bcher-kva.example", 443, "xn--bcher-kva.example", "/"),
+        ("http://[::1]:8080/", "::1", 8080, "[::1]:8080", "/"),
+        ("https://[2001:DB8:0::1]/", "2001:db8::1", 443, "[2001:db8::1]", "/"),
+        ("http://127.0.0.1:80/", "127.0.0.1", 80, "127.0.0.1", "/"),
     ],
 )
-def test_parse_target_reads_host_port_host_header_and_path(url: str, target: Target) -> None:
-    assert parse_target(url) == target
+def test_parse_target_reads_host_port_host_header_and_path(
+    url: str, host: str, port: int, host_header: str, path: str
+) -> None:
+    target = parse_target(url)
+
+    assert (target.host, target.port, target.host_header, target.path) == (
+        host,
+        port,
+        host_header,
+        path,
+    )
+
+
+@pytest.mark.parametrize(
+    ("url", "tls", "literal"),
+    [
+        ("http://example.com/", False, False),
+        ("https://example.com/", True, False),
+        ("https://[::1]/", True, True),
+        ("http://10.0.0.1/", False, True),
+    ],
+)
+def test_parse_target_tells_https_and_address_literals(url: str, tls: bool, literal: bool) -> None:
+    target = parse_target(url)
+
+    assert (target.tls, target.literal) == (tls, literal)
+
+
+@pytest.mark.parametrize(
+    ("url", "authorization"),
+    [
+        ("http://example.com/", None),
+        ("http://user:pw@example.com/", "Basic dXNlcjpwdw=="),
+        ("http://user@example.com/", "Basic dXNlcjo="),
+    ],
+)
+def test_parse_target_turns_user_info_into_basic_credentials(
+    url: str, authorization: str | None
+) -> None:
+    assert parse_target(url).authorization == authorization
 
 
 @pytest.mark.parametrize(
@@ -751,3 +776,17 @@ def test_parse_target_reads_host_port_host_header_and_path(url: str, target: Tar
 def test_parse_target_refuses_what_cannot_be_sent_to(url: str) -> None:
     with pytest.raises(InvalidURLError):
         parse_target(url)
+
+
+def test_system_resolve_gives_each_address_once() -> None:
+    addresses = asyncio.run(system_resolve("localhost", 80))
+
+    assert addresses and set(addresses) <= {"127.0.0.1", "::1"}
+    assert len(addresses) == len(set(addresses))
+
+
+def test_system_resolve_fails_on_an_unknown_name_as_host_not_found() -> None:
+    with pytest.raises(HostNotFoundError) as failed:
+        asyncio.run(system_resolve("no-such-host.invalid", 80))
+
+    assert failed.value.host == "no-such-host.invalid"
