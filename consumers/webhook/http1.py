@@ -214,7 +214,10 @@ class Connection(asyncio.Protocol):
         if not self._status:
             return  # the end of an interim answer
         assert self._parser is not None
-        self._finish(reusable=self._parser.should_keep_alive())
+        # After a 101 the connection speaks the protocol it switched to, not HTTP/1.1.
+        self._finish(
+            reusable=self._parser.should_keep_alive() and not self._parser.should_upgrade()
+        )
 
     # states
 

@@ -260,6 +260,19 @@ def test_a_header_holding_a_line_break_or_nul_is_refused_and_nothing_is_sent(
     assert run(scenario()) == 0
 
 
+def test_a_large_body_arrives_whole(run: Runner) -> None:
+    body = bytes(range(256)) * 4096  # 1 MiB, more than a socket buffer
+
+    async def scenario() -> Received:
+        async with Receiver() as receiver:
+            await client().post(receiver.url(), body, {})
+            return receiver.requests[0]
+
+    request = run(scenario())
+
+    assert (request.headers["content-length"], request.body) == (str(len(body)), body)
+
+
 # Keep-alive
 
 
@@ -327,6 +340,22 @@ def test_close_closes_idle_connections(run: Runner) -> None:
     assert run(scenario()) == 1
 
 
+def test_close_leaves_a_connection_in_use_to_close_when_its_answer_is_in(run: Runner) -> None:
+    async def scenario() -> tuple[Reply, int]:
+        answer = (b"HTTP/1.1 200 OK\r\n", b"Content-Length: 2\r\n\r\nok")
+        async with RawServer(*answer) as server:
+            webhooks = client()
+            posting = asyncio.ensure_future(webhooks.post(server.url(), b"{}", {}))
+            while not server.requests:
+                await asyncio.sleep(0.01)
+            webhooks.close()
+            reply = await posting
+            await server.hung_up(1)
+            return reply, server.hangups
+
+    assert run(scenario()) == (Reply(status=200, retry_after=None, excerpt="ok"), 1)
+
+
 # Framing
 
 
@@ -371,6 +400,30 @@ def test_a_framed_answer_is_read_whole_and_its_connection_reused(
 
     assert replies == [Reply(status=status, retry_after=None, excerpt=excerpt)] * 2
     assert connections == 1
+
+
+@pytest.mark.parametrize(
+    ("answer", "status"),
+    [
+        pytest.param(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\nok", 200, id="http-1.0"),
+        pytest.param(
+            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\nConnection: Upgrade\r\n\r\n",
+            101,
+            id="101-upgrade",
+        ),
+        pytest.param(b"HTTP/1.1 101 Switching Protocols\r\n\r\n", 101, id="101-bare"),
+    ],
+)
+def test_an_answer_that_ends_the_http_exchange_gives_its_status_and_a_new_connection_next_time(
+    run: Runner, answer: bytes, status: int
+) -> None:
+    async def scenario() -> tuple[list[int], int]:
+        async with RawServer(answer) as server:
+            webhooks = client()
+            replies = [await webhooks.post(server.url(), b"{}", {}) for _ in range(2)]
+            return [reply.status for reply in replies], server.connections
+
+    assert run(scenario()) == ([status, status], 2)
 
 
 def test_a_body_without_framing_ends_where_the_server_closes(run: Runner) -> None:
@@ -440,6 +493,24 @@ def test_a_body_beyond_the_excerpt_is_cut_to_excerpt_bytes_and_its_connection_dr
     assert connections == 2
 
 
+def test_a_body_of_exactly_excerpt_bytes_is_kept_whole_and_its_connection_reused(
+    run: Runner,
+) -> None:
+    body = b"b" * EXCERPT_BYTES
+
+    async def scenario() -> tuple[Reply, int]:
+        async with Receiver(Answer(body=body)) as receiver:
+            webhooks = client()
+            reply = await webhooks.post(receiver.url(), b"{}", {})
+            await webhooks.post(receiver.url(), b"{}", {})
+            return reply, receiver.connections
+
+    reply, connections = run(scenario())
+
+    assert reply.excerpt == body.decode()
+    assert connections == 1
+
+
 def test_invalid_utf8_and_nul_in_the_body_are_replaced(run: Runner) -> None:
     async def scenario() -> Reply:
         async with Receiver(Answer(body=b"bad \xff\xfe byte, nul \x00 end")) as receiver:
@@ -499,6 +570,18 @@ def test_a_head_just_under_head_max_bytes_is_accepted_in_one_read_or_two(run: Ru
         b"HTTX/1.1 200 OK\r\n\r\n",
         b"I am not HTTP\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nContent-Length: two\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nok",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok",
+        b"HTTP/1.1 200 OK\r\nBad Header\r\n\r\n",
+    ],
+    ids=[
+        "status-code",
+        "protocol",
+        "status-line",
+        "length",
+        "two-lengths",
+        "length-and-chunked",
+        "header-line",
     ],
 )
 def test_a_malformed_answer_fails_with_answer_error(run: Runner, answer: bytes) -> None:
