@@ -758,6 +758,20 @@ def test_a_server_that_never_answers_times_out_and_its_connection_is_closed(
     assert run(scenario()) == 1
 
 
+def test_the_timeout_of_a_finished_exchange_never_fires_on_its_idle_connection(
+    run: Runner,
+) -> None:
+    async def scenario() -> tuple[int, int]:
+        async with RawServer(OK_ANSWER) as server:
+            webhooks = client(timeout=0.3)
+            await webhooks.post(server.url(), b"{}", {})
+            await asyncio.sleep(0.6)  # twice the timeout, well within KEEPALIVE
+            await webhooks.post(server.url(), b"{}", {})
+            return server.connections, server.hangups
+
+    assert run(scenario()) == (1, 0)
+
+
 def test_a_lookup_that_never_ends_is_bounded_by_the_total_timeout(run: Runner) -> None:
     async def resolve(host: str, port: int) -> list[str]:
         await asyncio.Event().wait()
