@@ -292,6 +292,8 @@ class WebhookClient:
                 return connection
             except OSError as exc:
                 failure = exc
+        if isinstance(failure, TimeoutError):
+            raise failure  # the connect timeout is a timeout (E_TIMEOUT), not a refusal
         raise ConnectFailedError(target.host, target.port, failure)
 
     def sweep(self) -> None:

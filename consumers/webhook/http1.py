@@ -78,6 +78,16 @@ def request_head(*, host: str, path: str, content_length: int, headers: dict[str
     return "".join(lines).encode()
 
 
+def _answer_error(exc: httptools.HttpParserError) -> AnswerError:
+    # httptools chains what a callback raised as the context of its own error.
+    ours = exc.__context__
+    return ours if isinstance(ours, AnswerError) else AnswerError(f"malformed HTTP answer ({exc})")
+
+
+def _head_too_large() -> AnswerError:
+    return AnswerError(f"the answer's head is over {HEAD_MAX_BYTES} bytes")
+
+
 def _splits(text: str) -> bool:
     return "\r" in text or "\n" in text or "\0" in text
 
@@ -97,6 +107,7 @@ class Connection(asyncio.Protocol):
         self._answer: asyncio.Future[Reply] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._head_bytes = 0
+        self._header_bytes = 0
         self._status = 0
         self._retry_after: str | None = None
         self._framed = False
@@ -124,7 +135,7 @@ class Connection(asyncio.Protocol):
         self._answer = self._loop.create_future()
         self._timer = self._loop.call_at(deadline, self._expire)
         self._parser = httptools.HttpResponseParser(self)
-        self._head_bytes = self._status = 0
+        self._head_bytes = self._header_bytes = self._status = 0
         self._retry_after = None
         self._framed = False
         self._body = bytearray()
@@ -153,12 +164,12 @@ class Connection(asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._finish(reusable=False)  # 101 Switching Protocols: the status is the answer
         except httptools.HttpParserError as exc:
-            self._fail(AnswerError(f"malformed HTTP answer ({exc})"))
+            self._fail(_answer_error(exc))
         if not self._status and self._answer is not None:
             # Still in the head: httptools holds its header bytes until it is complete.
             self._head_bytes += len(data)
             if self._head_bytes > HEAD_MAX_BYTES:
-                self._fail(AnswerError(f"the answer's head is over {HEAD_MAX_BYTES} bytes"))
+                self._fail(_head_too_large())
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._status and not self._framed and self._answer is not None:
@@ -167,7 +178,16 @@ class Connection(asyncio.Protocol):
 
     # httptools callbacks
 
+    def on_message_begin(self) -> None:
+        if self._answer is None:
+            # Bytes after the answer in the same read: a server talking out of turn.
+            raise AnswerError("data after the answer")
+
     def on_header(self, name: bytes, value: bytes) -> None:
+        # A whole head can come in one read, past the count of data_received.
+        self._header_bytes += len(name) + len(value) + 4  # b": " and b"\r\n"
+        if self._header_bytes > HEAD_MAX_BYTES:
+            raise _head_too_large()
         lowered = name.lower()
         if lowered == b"retry-after":
             self._retry_after = value.decode("latin-1")
@@ -194,7 +214,10 @@ class Connection(asyncio.Protocol):
         if not self._status:
             return  # the end of an interim answer
         assert self._parser is not None
-        self._finish(reusable=self._parser.should_keep_alive())
+        # After a 101 the connection speaks the protocol it switched to, not HTTP/1.1.
+        self._finish(
+            reusable=self._parser.should_keep_alive() and not self._parser.should_upgrade()
+        )
 
     # states
 

@@ -125,7 +125,7 @@ class Receiver:
         assert task is not None
         self._tasks.add(task)
         try:
-            while (request := await _read_request(reader)) is not None:
+            while (request := await read_request(reader)) is not None:
                 self.requests.append(request)
                 await self._respond(writer, self._choose(request))
         except (ConnectionError, asyncio.IncompleteReadError):
@@ -148,7 +148,8 @@ class Receiver:
         await writer.drain()
 
 
-async def _read_request(reader: asyncio.StreamReader) -> Received | None:
+async def read_request(reader: asyncio.StreamReader) -> Received | None:
+    """The next request on ``reader``, or None at its end."""
     line = await reader.readline()
     if not line:
         return None
