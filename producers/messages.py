@@ -66,6 +66,8 @@ def check_event_id(message: Message) -> None:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ValueError(f"event-id header is not valid UTF-8 (byte {exc.start})") from None
+    if text.isascii() and text.isprintable():
+        return  # the usual id: no control character, and no per-character lookup
     for index, char in enumerate(text):
         if unicodedata.category(char) == "Cc":
             raise ValueError(
