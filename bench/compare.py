@@ -280,14 +280,16 @@ def queue_tasks(redis_url: str, webhook_id: uuid.UUID, prefix: str, events: int)
 
 
 @contextmanager
-def celery_worker(redis_url: str, concurrency: int) -> Iterator[int]:
-    """A Celery worker (threads pool) on ``redis_url``; yields its process id."""
+def celery_worker(engine: Engine, redis_url: str, concurrency: int) -> Iterator[int]:
+    """A Celery worker (threads pool) on ``redis_url``, logging to ``engine``'s database;
+    yields its process id."""
     command = [sys.executable, "-m", "celery", "-A", "bench.celery_app", "worker"]
     command += ["--pool", "threads", "--concurrency", str(concurrency), "--loglevel", "WARNING"]
     command += ["--without-heartbeat", "--without-gossip", "--without-mingle"]
     env = os.environ | {
         "BENCH_REDIS_URL": redis_url,
         "BENCH_CELERY_CONCURRENCY": str(concurrency),
+        "DATABASE_URL": engine.url.render_as_string(hide_password=False),
         "PYTHONPATH": str(Path(__file__).parent.parent),
     }
     with subprocess.Popen(command, env=env) as process:
@@ -305,9 +307,11 @@ def celery_throughput(
     prefix = f"bench-celery-{uuid.uuid4().hex[:6]}."
     queue_tasks(redis_url, endpoint.id, prefix, events)
     receiver.reset()
-    with celery_worker(redis_url, CONCURRENCY):
+    with celery_worker(engine, redis_url, CONCURRENCY):
         rate = receiver.wait_for(events)
     disable_endpoint(engine, endpoint.id, "benchmark finished")
+    if rate.count < events:  # its tasks failed: a rate of them would mean nothing
+        raise RuntimeError(f"the Celery worker delivered {rate.count:,} of {events:,} events")
     name = f"Celery + Redis, threads pool, concurrency {CONCURRENCY}"
     return Throughput(name, rate.count, rate.per_second, rate.peak)
 
@@ -484,7 +488,7 @@ def celery_memory(engine: Engine, redis_url: str, events: int) -> MemoryUse:
     with receiver_process(MEMORY_DELAY) as receiver:
         endpoint = add_endpoint(engine, receiver.url(), description="bench celery memory")
         queue_tasks(redis_url, endpoint.id, f"bench-celery-mem-{uuid.uuid4().hex[:6]}.", events)
-        with celery_worker(redis_url, MEMORY_IN_FLIGHT) as pid:
+        with celery_worker(engine, redis_url, MEMORY_IN_FLIGHT) as pid:
             receiver.wait_for(2 * MEMORY_IN_FLIGHT)
             peak = vm_hwm_kib(pid)
         disable_endpoint(engine, endpoint.id, "benchmark finished")

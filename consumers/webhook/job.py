@@ -13,7 +13,6 @@ import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from consumers.job import Context, Handler, Job
@@ -64,26 +63,8 @@ def signing_keys(endpoint: Endpoint, now: datetime) -> list[bytes]:
         raise FatalError(f"webhook {endpoint.id}: {exc}", code=E_BAD_SECRET) from None
 
 
-@dataclass(slots=True)
-class _Post:
-    """An attempt whose pending row is stored, waiting for a poster to send it."""
-
-    event: WebhookSend
-    context: Context
-    endpoint: Endpoint
-    done: asyncio.Future[tuple[Outcome, float]]
-    """Gets the outcome and the monotonic time the POST started."""
-
-
 class WebhookHandler:
     """Delivers one ``webhook.send`` event per call; see ``consumers.job.Handler``.
-
-    Use as an async context manager: it runs ``requests`` poster tasks, and
-    they make every POST. A call logs its pending row, queues the attempt for
-    them and waits; a poster that finishes a POST takes the next queued one
-    at once, without a turn of the event loop, as a bare client's worker
-    would. (A slot released by one call and taken by another waiting call
-    stood empty for a loop turn each time.)
 
     Args:
         client: the pooled HTTP client.
@@ -102,39 +83,15 @@ class WebhookHandler:
         retry_after_max: float,
         requests: int,
     ) -> None:
-        self._requests = requests
-        self._queued: asyncio.Queue[_Post] = asyncio.Queue()
-        self._posters: list[asyncio.Task[None]] = []
+        # Free POST slots as tokens: on Python 3.11 every asyncio.Semaphore.acquire
+        # walks all its waiters, and a call waiting for a slot is the common case.
+        self._free_slots: asyncio.Queue[None] = asyncio.Queue()
+        for _ in range(requests):
+            self._free_slots.put_nowait(None)
         self._client = client
         self._endpoints = endpoints
         self._deliveries = deliveries
         self._retry_after_max = retry_after_max
-
-    async def __aenter__(self) -> WebhookHandler:
-        self._posters = [
-            asyncio.create_task(self._post_forever(), name="webhook-poster")
-            for _ in range(self._requests)
-        ]
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        for poster in self._posters:
-            poster.cancel()
-        await asyncio.gather(*self._posters, return_exceptions=True)
-
-    async def _post_forever(self) -> None:
-        while True:
-            post = await self._queued.get()  # at once when one is queued: no loop turn
-            if post.done.done():  # its call was cancelled while it waited
-                continue
-            started = time.monotonic()
-            try:
-                outcome = await self._attempt(post.event, post.context, post.endpoint)
-            except BaseException:
-                post.done.cancel()  # the poster is cancelled: so is the call
-                raise
-            if not post.done.done():
-                post.done.set_result((outcome, started))
 
     async def __call__(self, event: WebhookSend, context: Context) -> None:
         """Send ``event`` once, log the attempt, then return or raise.
@@ -165,9 +122,12 @@ class WebhookHandler:
         if prior.recorded is not None:
             prior.recorded.raise_if_failed()
             return
-        post = _Post(event, context, endpoint, asyncio.get_running_loop().create_future())
-        self._queued.put_nowait(post)  # the log rows of other calls are written meanwhile
-        outcome, started = await post.done
+        await self._free_slots.get()  # the log rows of other calls are written meanwhile
+        try:
+            started = time.monotonic()
+            outcome = await self._attempt(event, context, endpoint)
+        finally:
+            self._free_slots.put_nowait(None)
         if outcome.http_status == GONE:
             reason = (
                 f"HTTP 410 Gone answered to event {context.event_id}"
@@ -253,14 +213,13 @@ async def open_webhook_handler(
                 libpq_url(settings.sqlalchemy_url), drain_timeout=settings.consumer_drain_timeout
             )
         )
-        handler = WebhookHandler(
+        yield WebhookHandler(
             client=client,
             endpoints=EndpointCache(engine, ttl=settings.webhook_config_cache_ttl),
             deliveries=deliveries,
             retry_after_max=settings.retry_after_max,
             requests=concurrency,
         )
-        yield await stack.enter_async_context(handler)
 
 
 WEBHOOK_CONCURRENCY = 100
