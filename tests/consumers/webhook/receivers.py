@@ -12,10 +12,12 @@ import asyncio
 import base64
 import hashlib
 import hmac
+import ssl
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import Self
 
 TOLERANCE_S = 300
 """A receiver rejects timestamps further than this from its clock (the spec's 5 minutes)."""
@@ -68,24 +70,27 @@ class Received:
     body: bytes
 
 
-class Receiver:
-    """An HTTP/1.1 server on an ephemeral port of 127.0.0.1.
+class LocalServer:
+    """A server on an ephemeral port of 127.0.0.1, each connection served in a task.
+
+    Subclasses write ``_serve``; leaving the context closes the server and
+    cancels the connections still served.
 
     Args:
-        answer: the answer to every request, or a function of the request.
+        tls: serve TLS with this context; default plain TCP.
 
     Attributes:
-        secret: when set, requests failing ``verify`` get 401. Set after
-            creation, since an endpoint's secret exists once it is registered.
         connections: TCP connections accepted so far.
         requests: requests read so far.
     """
 
-    def __init__(self, answer: Answer | Callable[[Received], Answer] = Answer()) -> None:
-        self._answer = answer
-        self.secret: str | None = None
+    HANGUPS: tuple[type[BaseException], ...] = (ConnectionError, asyncio.IncompleteReadError)
+    """What a client that went away (as one that timed out does) raises while served."""
+
+    def __init__(self, *, tls: ssl.SSLContext | None = None) -> None:
         self.connections = 0
         self.requests: list[Received] = []
+        self._tls = tls
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -96,12 +101,10 @@ class Receiver:
         port: int = self._server.sockets[0].getsockname()[1]
         return port
 
-    def url(self, host: str = "127.0.0.1", path: str = "/hook") -> str:
-        """Its URL, through ``host``."""
-        return f"http://{host}:{self.port}{path}"
-
-    async def __aenter__(self) -> Receiver:
-        self._server = await asyncio.start_server(self._on_connection, "127.0.0.1", 0)
+    async def __aenter__(self) -> Self:
+        self._server = await asyncio.start_server(
+            self._on_connection, "127.0.0.1", 0, ssl=self._tls
+        )
         return self
 
     async def __aexit__(
@@ -125,14 +128,44 @@ class Receiver:
         assert task is not None
         self._tasks.add(task)
         try:
-            while (request := await read_request(reader)) is not None:
-                self.requests.append(request)
-                await self._respond(writer, self._choose(request))
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass  # the client went away, as a client that timed out does
+            await self._serve(reader, writer)
+        except self.HANGUPS:
+            self._hung_up()
         finally:
             self._tasks.discard(task)
             writer.close()
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        raise NotImplementedError
+
+    def _hung_up(self) -> None:
+        """The client went away while served."""
+
+
+class Receiver(LocalServer):
+    """An HTTP/1.1 server on an ephemeral port of 127.0.0.1.
+
+    Args:
+        answer: the answer to every request, or a function of the request.
+
+    Attributes:
+        secret: when set, requests failing ``verify`` get 401. Set after
+            creation, since an endpoint's secret exists once it is registered.
+    """
+
+    def __init__(self, answer: Answer | Callable[[Received], Answer] = Answer()) -> None:
+        super().__init__()
+        self._answer = answer
+        self.secret: str | None = None
+
+    def url(self, host: str = "127.0.0.1", path: str = "/hook") -> str:
+        """Its URL, through ``host``."""
+        return f"http://{host}:{self.port}{path}"
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        while (request := await read_request(reader)) is not None:
+            self.requests.append(request)
+            await self._respond(writer, self._choose(request))
 
     def _choose(self, request: Received) -> Answer:
         if self.secret is not None and not verify(self.secret, request.headers, request.body):

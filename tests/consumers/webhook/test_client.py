@@ -16,7 +16,6 @@ import subprocess
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
 from typing import Any, Protocol, TypeVar
 
 import pytest
@@ -35,7 +34,13 @@ from consumers.webhook.client import (
 )
 from consumers.webhook.guard import BlockedTargetError
 from consumers.webhook.http1 import EXCERPT_BYTES, HEAD_MAX_BYTES, AnswerError, Reply
-from tests.consumers.webhook.receivers import Answer, Received, Receiver, read_request
+from tests.consumers.webhook.receivers import (
+    Answer,
+    LocalServer,
+    Received,
+    Receiver,
+    read_request,
+)
 
 TLS_NAME = "hooks.test"
 """The name the test certificate is issued for."""
@@ -88,7 +93,7 @@ def resolving_to(*addresses: str) -> Resolve:
     return resolve
 
 
-class RawServer:
+class RawServer(LocalServer):
     """A server on 127.0.0.1 that answers every request with scripted bytes.
 
     Args:
@@ -98,30 +103,19 @@ class RawServer:
         tls: serve TLS with this context.
 
     Attributes:
-        connections: TCP connections accepted.
-        requests: requests read.
         hangups: connections the client ended (EOF or reset while the server
             waited for a request).
     """
 
+    HANGUPS = (ConnectionError, ssl.SSLError)
+
     def __init__(
         self, *pieces: bytes, hang_up: bool = False, tls: ssl.SSLContext | None = None
     ) -> None:
+        super().__init__(tls=tls)
         self._pieces = pieces
         self._hang_up = hang_up
-        self._tls = tls
-        self.connections = 0
-        self.requests: list[Received] = []
         self.hangups = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    @property
-    def port(self) -> int:
-        """The port it listens on."""
-        assert self._server is not None
-        port: int = self._server.sockets[0].getsockname()[1]
-        return port
 
     def url(self, host: str = "127.0.0.1") -> str:
         """Its URL through ``host``."""
@@ -134,38 +128,8 @@ class RawServer:
             while self.hangups < count:
                 await asyncio.sleep(0.01)
 
-    async def __aenter__(self) -> RawServer:
-        self._server = await asyncio.start_server(
-            self._on_connection, "127.0.0.1", 0, ssl=self._tls
-        )
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in self._tasks:
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-
-    async def _on_connection(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
-        self.connections += 1
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
-        try:
-            await self._serve(reader, writer)
-        except (ConnectionError, ssl.SSLError):
-            self.hangups += 1
-        finally:
-            self._tasks.discard(task)
-            writer.close()
+    def _hung_up(self) -> None:
+        self.hangups += 1
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while (request := await read_request(reader)) is not None:
