@@ -97,7 +97,9 @@ def _input_rows() -> str:
 
     One text parameter for the whole batch: the driver encodes it at once,
     where a column of arrays costs it a Python call per value; and a row
-    (a named tuple) is a JSON array as it is.
+    (a named tuple) is a JSON array as it is. Read as ``jsonb``, which is
+    parsed once: ``->>`` on ``json`` scans the element's text again for every
+    column, and took PostgreSQL a third of its time per delivery.
     """
     dialect = postgresql.dialect()  # type: ignore[no-untyped-call]
     types = [webhook_deliveries.c[name].type.compile(dialect=dialect) for name in COLUMNS]
@@ -105,7 +107,7 @@ def _input_rows() -> str:
         f'CAST(r->>{index} AS {type_}) AS "{name}"'  # quoted: "offset" is a keyword
         for index, (name, type_) in enumerate(zip(COLUMNS, types, strict=True))
     )
-    rows = "json_array_elements(CAST(%(rows)s AS json)) WITH ORDINALITY AS e(r, n)"
+    rows = "jsonb_array_elements(CAST(%(rows)s AS jsonb)) WITH ORDINALITY AS e(r, n)"
     return f"input AS (SELECT {columns}, n FROM {rows})"
 
 

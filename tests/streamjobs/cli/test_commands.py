@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Engine, inspect
+from sqlalchemy import Engine, inspect, text
 
-from schemas.tables import metadata
+from schemas.tables import DELIVERIES_FILLFACTOR, metadata, webhook_deliveries
 from streamjobs.settings import Settings
 from tests.kafka_support import read_topic
 from tests.streamjobs.cli.support import streamjobs
@@ -32,7 +32,7 @@ def test_db_upgrade_twice_then_downgrade_to_base_and_up_again(
     for _ in range(2):
         done = streamjobs(settings, "db", "upgrade")
         assert done.returncode == 0, done.stderr
-        assert "database at revision 0002" in done.stdout
+        assert "database at revision 0003" in done.stdout
     down = streamjobs(settings, "db", "downgrade", "base")
     assert down.returncode == 0, down.stderr
     assert inspect(migrated_engine).get_table_names() == ["alembic_version"]
@@ -40,6 +40,19 @@ def test_db_upgrade_twice_then_downgrade_to_base_and_up_again(
     assert up.returncode == 0, up.stderr
     assert set(inspect(migrated_engine).get_table_names()) == set(metadata.tables) | {
         "alembic_version"
+    }
+
+
+def test_migrations_give_the_delivery_log_the_fillfactor_of_the_table_metadata(
+    migrated_engine: Engine,
+) -> None:
+    with migrated_engine.connect() as connection:
+        options = connection.execute(
+            text("SELECT reloptions FROM pg_class WHERE relname = 'webhook_deliveries'")
+        ).scalar_one()
+    assert options == [f"fillfactor={DELIVERIES_FILLFACTOR}"]
+    assert webhook_deliveries.dialect_options["postgresql"]["with"] == {
+        "fillfactor": DELIVERIES_FILLFACTOR
     }
 
 
