@@ -220,8 +220,19 @@ class WebhookClient:
         self._idle_count = 0
         self._closed = False
 
-    async def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> Reply:
+    async def post(
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        *,
+        on_answered: Callable[[], None] | None = None,
+    ) -> Reply:
         """POST ``body`` to ``url`` and return the answer.
+
+        ``on_answered`` (default none) is called once the request was written
+        and its exchange is over, however it ended, with the connection back
+        in the pool: a loop turn before this call returns. It must not raise.
 
         Raises:
             BlockedTargetError: the guard refused the target; nothing was sent.
@@ -239,10 +250,21 @@ class WebhookClient:
         )
         deadline = asyncio.get_running_loop().time() + self._timeout
         connection = self._take_idle(target) or await self._open(target, deadline)
+        over = False
+
+        def exchange_over() -> None:
+            nonlocal over
+            over = True
+            self._release(target, connection)  # another request may use it before we resume
+            if on_answered is not None:
+                on_answered()
+
+        answer = connection.send(head, body, deadline=deadline, on_done=exchange_over)
         try:
-            return await connection.send(head, body, deadline=deadline)
+            return await answer
         finally:
-            self._release(target, connection)
+            if not over:  # cut short (cancelled): its answer is unread
+                connection.close()
 
     def _take_idle(self, target: Target) -> Connection | None:
         idle = self._idle.get((target.host, target.port, target.tls))
@@ -256,8 +278,6 @@ class WebhookClient:
         return None
 
     def _release(self, target: Target, connection: Connection) -> None:
-        if connection.state == "busy":  # the exchange was cut short: its answer is unread
-            connection.close()
         if connection.state != "idle":
             return
         if self._closed or self._idle_count >= self._connections:

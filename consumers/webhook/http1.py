@@ -16,6 +16,7 @@ the rest is never read, and the connection is closed rather than reused.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal, cast
 
@@ -106,6 +107,7 @@ class Connection(asyncio.Protocol):
         self._parser: httptools.HttpResponseParser | None = None
         self._answer: asyncio.Future[Reply] | None = None
         self._timer: asyncio.TimerHandle | None = None
+        self._on_done: Callable[[], None] | None = None
         self._head_bytes = 0
         self._header_bytes = 0
         self._status = 0
@@ -116,7 +118,14 @@ class Connection(asyncio.Protocol):
         self.idle_since = self._loop.time()
         """Loop time at which the connection last became idle."""
 
-    def send(self, head: bytes, body: bytes, *, deadline: float) -> asyncio.Future[Reply]:
+    def send(
+        self,
+        head: bytes,
+        body: bytes,
+        *,
+        deadline: float,
+        on_done: Callable[[], None] | None = None,
+    ) -> asyncio.Future[Reply]:
         """Write one request; the future gets its answer or the reason there is none.
 
         Args:
@@ -125,6 +134,10 @@ class Connection(asyncio.Protocol):
             deadline: loop time by which the answer must be in; past it the
                 connection is dropped. A timer, not ``asyncio.timeout``: that
                 costs a delivery several times as much.
+            on_done: called once, as soon as the exchange is over (answered,
+                failed, timed out or closed) and the state says whether the
+                connection can be reused: from the callback that ended it, a
+                loop turn before the awaiting task resumes. It must not raise.
 
         Raises (through the future):
             AnswerError: the answer was malformed or the connection closed first.
@@ -134,6 +147,7 @@ class Connection(asyncio.Protocol):
         self.state = "busy"
         self._answer = self._loop.create_future()
         self._timer = self._loop.call_at(deadline, self._expire)
+        self._on_done = on_done
         self._parser = httptools.HttpResponseParser(self)
         self._head_bytes = self._header_bytes = self._status = 0
         self._retry_after = None
@@ -234,6 +248,7 @@ class Connection(asyncio.Protocol):
             self.idle_since = self._loop.time()
         elif self.state != "closed":
             self.close()
+        self._exchange_over()
 
     def _expire(self) -> None:
         self._timer = None
@@ -247,8 +262,16 @@ class Connection(asyncio.Protocol):
     def _closed(self, error: Exception) -> None:
         self.state = "closed"
         answer = self._take_answer()
-        if answer is not None and not answer.done():
+        if answer is None:
+            return
+        if not answer.done():
             answer.set_exception(error)
+        self._exchange_over()
+
+    def _exchange_over(self) -> None:
+        done, self._on_done = self._on_done, None
+        if done is not None:
+            done()
 
     def _take_answer(self) -> asyncio.Future[Reply] | None:
         """The awaited answer, now no longer awaited from the connection; its timer stopped."""

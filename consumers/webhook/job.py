@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 
@@ -64,6 +64,37 @@ def signing_keys(endpoint: Endpoint, now: datetime) -> list[bytes]:
         raise FatalError(f"webhook {endpoint.id}: {exc}", code=E_BAD_SECRET) from None
 
 
+class PostSlots:
+    """POSTs in flight at most; a slot comes back the moment its exchange is over.
+
+    Back from the callback that ended the exchange, not from the task that
+    awaited it: the next POST then starts a loop turn sooner.
+
+    Args:
+        size: slots.
+    """
+
+    def __init__(self, size: int) -> None:
+        # Free slots as tokens: on Python 3.11 every asyncio.Semaphore.acquire
+        # walks all its waiters, and a call waiting for a slot is the common case.
+        self._free: asyncio.Queue[None] = asyncio.Queue()
+        for _ in range(size):
+            self._free.put_nowait(None)
+
+    async def take(self) -> Callable[[], None]:
+        """Wait for a free slot; return what gives it back (only the first call counts)."""
+        await self._free.get()
+        given_back = False
+
+        def give_back() -> None:
+            nonlocal given_back
+            if not given_back:
+                given_back = True
+                self._free.put_nowait(None)
+
+        return give_back
+
+
 class WebhookHandler:
     """Delivers one ``webhook.send`` event per call; see ``consumers.job.Handler``.
 
@@ -84,11 +115,7 @@ class WebhookHandler:
         retry_after_max: float,
         requests: int,
     ) -> None:
-        # Free POST slots as tokens: on Python 3.11 every asyncio.Semaphore.acquire
-        # walks all its waiters, and a call waiting for a slot is the common case.
-        self._free_slots: asyncio.Queue[None] = asyncio.Queue()
-        for _ in range(requests):
-            self._free_slots.put_nowait(None)
+        self._slots = PostSlots(requests)
         self._client = client
         self._endpoints = endpoints
         self._deliveries = deliveries
@@ -123,12 +150,12 @@ class WebhookHandler:
         if prior.recorded is not None:
             prior.recorded.raise_if_failed()
             return
-        await self._free_slots.get()  # the log rows of other calls are written meanwhile
+        give_back = await self._slots.take()  # the log rows of other calls are written meanwhile
         try:
             started = time.monotonic()
-            outcome = await self._attempt(event, context, endpoint)
+            outcome = await self._attempt(event, context, endpoint, on_answered=give_back)
         finally:
-            self._free_slots.put_nowait(None)
+            give_back()
         if outcome.http_status == GONE:
             reason = (
                 f"HTTP 410 Gone answered to event {context.event_id}"
@@ -146,7 +173,14 @@ class WebhookHandler:
         if not await self._deliveries.settle(row):
             outcome.raise_if_failed()
 
-    async def _attempt(self, event: WebhookSend, context: Context, endpoint: Endpoint) -> Outcome:
+    async def _attempt(
+        self,
+        event: WebhookSend,
+        context: Context,
+        endpoint: Endpoint,
+        *,
+        on_answered: Callable[[], None],
+    ) -> Outcome:
         try:
             now = datetime.now(UTC)
             body = encode_body(event, now)
@@ -159,7 +193,7 @@ class WebhookHandler:
                 ),
                 "content-type": "application/json",
             }
-            reply = await self._client.post(endpoint.url, body, headers)
+            reply = await self._client.post(endpoint.url, body, headers, on_answered=on_answered)
             # Inside the try: whatever the receiver answered, the POST gets its row.
             return outcome_of_reply(
                 reply, retry_after_max=self._retry_after_max, now=datetime.now(UTC)

@@ -151,12 +151,15 @@ class Receiver(LocalServer):
     Attributes:
         secret: when set, requests failing ``verify`` get 401. Set after
             creation, since an endpoint's secret exists once it is registered.
+        most_waiting: the most requests that waited for their answer at once.
     """
 
     def __init__(self, answer: Answer | Callable[[Received], Answer] = Answer()) -> None:
         super().__init__()
         self._answer = answer
         self.secret: str | None = None
+        self.most_waiting = 0
+        self._waiting = 0
 
     def url(self, host: str = "127.0.0.1", path: str = "/hook") -> str:
         """Its URL, through ``host``."""
@@ -165,7 +168,12 @@ class Receiver(LocalServer):
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         while (request := await read_request(reader)) is not None:
             self.requests.append(request)
-            await self._respond(writer, self._choose(request))
+            self._waiting += 1
+            self.most_waiting = max(self.most_waiting, self._waiting)
+            try:
+                await self._respond(writer, self._choose(request))
+            finally:
+                self._waiting -= 1
 
     def _choose(self, request: Received) -> Answer:
         if self.secret is not None and not verify(self.secret, request.headers, request.body):

@@ -765,6 +765,79 @@ def test_a_tls_handshake_that_never_completes_times_out_at_the_connect_timeout(
     assert isinstance(error, TimeoutError)
 
 
+# The end of an exchange: ``on_answered``
+
+
+def test_on_answered_runs_once_before_the_post_returns_with_its_connection_back_in_the_pool(
+    run: Runner,
+) -> None:
+    async def scenario() -> tuple[list[str], int, int]:
+        async with Receiver() as receiver:
+            webhooks = client()
+            seen: list[str] = []
+            follow_ups: list[asyncio.Task[Reply]] = []
+
+            def answered() -> None:
+                seen.append("answered")
+                # Started before the first post resumes: it finds the connection idle.
+                follow_ups.append(asyncio.create_task(webhooks.post(receiver.url(), b"{}", {})))
+
+            await webhooks.post(receiver.url(), b"{}", {}, on_answered=answered)
+            seen.append("returned")
+            await follow_ups[0]
+            return seen, receiver.connections, len(receiver.requests)
+
+    assert run(scenario()) == (["answered", "returned"], 1, 2)
+
+
+def test_on_answered_runs_once_when_the_answer_times_out(run: Runner) -> None:
+    async def scenario() -> int:
+        calls: list[None] = []
+        async with RawServer() as server:
+            with pytest.raises(TimeoutError):
+                await client(timeout=0.3).post(
+                    server.url(), b"{}", {}, on_answered=lambda: calls.append(None)
+                )
+        return len(calls)
+
+    assert run(scenario()) == 1
+
+
+def test_on_answered_runs_once_when_the_post_is_cancelled_and_the_connection_is_dropped(
+    run: Runner,
+) -> None:
+    async def scenario() -> tuple[int, int]:
+        calls: list[None] = []
+        async with RawServer() as server:
+            post = asyncio.create_task(
+                client().post(server.url(), b"{}", {}, on_answered=lambda: calls.append(None))
+            )
+            while not server.requests:
+                await asyncio.sleep(0.01)
+            post.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await post
+            await server.hung_up(1)
+            return len(calls), server.hangups
+
+    assert run(scenario()) == (1, 1)
+
+
+def test_on_answered_is_not_called_when_no_request_was_written(run: Runner) -> None:
+    async def scenario() -> int:
+        calls: list[None] = []
+        async with RawServer(OK_ANSWER) as server:
+            assert _refuses("127.0.0.2", server.port)
+            webhooks = client(resolve=resolving_to("127.0.0.2"))
+            with pytest.raises(ConnectFailedError):
+                await webhooks.post(
+                    server.url("hooks.example"), b"{}", {}, on_answered=lambda: calls.append(None)
+                )
+        return len(calls)
+
+    assert run(scenario()) == 0
+
+
 # URLs
 
 

@@ -397,6 +397,20 @@ def _attempts(
     return event_id, errors
 
 
+def test_posts_in_flight_never_exceed_the_concurrency_and_every_event_is_posted(
+    db: Engine, open_settings: Settings
+) -> None:
+    async def main() -> tuple[int, int]:
+        async with Receiver(Answer(delay=0.1)) as receiver:
+            endpoint = add_endpoint(db, receiver.url())
+            async with open_webhook_handler(open_settings, concurrency=2) as handler:
+                calls = [handler(event_for(endpoint.id), context(f"evt-{n}")) for n in range(7)]
+                await asyncio.gather(*calls)
+            return receiver.most_waiting, len(receiver.requests)
+
+    assert asyncio.run(main()) == (2, 7)
+
+
 def test_same_event_and_attempt_handled_twice_writes_one_row(
     db: Engine, open_settings: Settings
 ) -> None:
