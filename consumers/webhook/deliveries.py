@@ -42,9 +42,6 @@ BACKOFF_START = 0.1
 BACKOFF_MAX = 5.0
 """Longest wait between retries of one batch."""
 
-WRITER_CONNECTIONS = 2
-"""Batches in flight at once, one connection each."""
-
 CONNECT_TIMEOUT = 10
 """Seconds to open the writer's connection before the attempt counts as failed."""
 
@@ -193,11 +190,14 @@ class Prior:
 Op = Literal["begin", "settle"]
 """``begin``: write the attempt's pending row; ``settle``: write its outcome."""
 
-Request = tuple[Op, DeliveryRow]
-"""One row for the writer, and what to do with it."""
+OPS: tuple[Op, ...] = ("begin", "settle")
+"""Each kind of row has a lane (a connection) of its own."""
 
 Result = Prior | bool | Exception
 """``begin`` gives a ``Prior``, ``settle`` whether the event is delivered; or the row's error."""
+
+Waiting = tuple[DeliveryRow, "asyncio.Future[Result]"]
+"""A row for the writer, and the future its handler awaits."""
 
 
 async def write_rows(
@@ -293,39 +293,32 @@ class DeliveryWriter:
     """Collects rows from many handlers and writes them in batches, on the event loop.
 
     Use as an async context manager; leaving it writes the rows still waiting.
-    Up to ``connections`` batches are written at once, each on a connection of
-    its own: the database spends tens of microseconds per row, so one lane at
-    a time made every handler wait for a whole large batch. On the loop
+    Pending rows and outcomes are written on two lanes, each a connection of
+    its own with one batch out at a time: a row never waits behind a batch of
+    the other kind, and a POST waits for its pending row alone. On the loop
     rather than in a thread: a thread waits for the GIL after every round
     trip, up to a switch interval (5 ms) each time while the loop is busy.
 
     Args:
         url: the database, as libpq reads it (``database.libpq_url``).
-        connections: batches written at once; default ``WRITER_CONNECTIONS``.
         max_batch: most rows per transaction; default 500.
         drain_timeout: seconds ``close`` waits for waiting rows; default 30.
     """
 
     def __init__(
-        self,
-        url: str,
-        *,
-        connections: int = WRITER_CONNECTIONS,
-        max_batch: int = MAX_BATCH,
-        drain_timeout: float = 30.0,
+        self, url: str, *, max_batch: int = MAX_BATCH, drain_timeout: float = 30.0
     ) -> None:
-        self._lanes = [_Lane(url) for _ in range(connections)]
+        self._lanes = {op: _Lane(url) for op in OPS}
         self._max_batch = max_batch
         self._drain_timeout = drain_timeout
-        self._waiting: list[tuple[Request, asyncio.Future[Result]]] = []
-        self._wakeup = asyncio.Event()
+        self._waiting: dict[Op, list[Waiting]] = {op: [] for op in OPS}
+        self._wakeups = {op: asyncio.Event() for op in OPS}
         self._closing = False
         self._tasks: list[asyncio.Task[None]] = []
 
     async def __aenter__(self) -> DeliveryWriter:
         self._tasks = [
-            asyncio.create_task(self._run(lane), name="webhook-delivery-writer")
-            for lane in self._lanes
+            asyncio.create_task(self._run(op), name=f"webhook-delivery-writer-{op}") for op in OPS
         ]
         return self
 
@@ -367,8 +360,8 @@ class DeliveryWriter:
         if self._closing:
             raise RuntimeError("the delivery writer is closed")
         stored: asyncio.Future[Result] = asyncio.get_running_loop().create_future()
-        self._waiting.append(((op, row), stored))
-        self._wakeup.set()
+        self._waiting[op].append((row, stored))
+        self._wakeups[op].set()
         return await stored
 
     async def close(self) -> None:
@@ -378,43 +371,37 @@ class DeliveryWriter:
         were not completed, so they are read again.
         """
         self._closing = True
-        self._wakeup.set()
+        for wakeup in self._wakeups.values():
+            wakeup.set()
         if self._tasks:
             try:
                 await asyncio.wait_for(asyncio.gather(*self._tasks), self._drain_timeout)
             except TimeoutError:
-                logger.error(
-                    "delivery rows not written at shutdown", extra={"rows": len(self._waiting)}
-                )
-        for _, stored in self._waiting:
-            if not stored.done():
-                stored.set_exception(
-                    RuntimeError("the delivery writer closed before this row was written")
-                )
-        self._waiting.clear()
-        for lane in self._lanes:
+                rows = sum(len(waiting) for waiting in self._waiting.values())
+                logger.error("delivery rows not written at shutdown", extra={"rows": rows})
+        for waiting in self._waiting.values():
+            for _, stored in waiting:
+                if not stored.done():
+                    stored.set_exception(
+                        RuntimeError("the delivery writer closed before this row was written")
+                    )
+            waiting.clear()
+        for lane in self._lanes.values():
             await lane.close()
 
-    async def _run(self, lane: _Lane) -> None:
-        """Write what waits on ``lane``: everything that came in while its last batch was out."""
-        while self._waiting or not self._closing:
-            if not self._waiting:
-                await self._wakeup.wait()
-                self._wakeup.clear()
+    async def _run(self, op: Op) -> None:
+        """Write the rows of kind ``op`` on their lane: each batch is what came in while
+        the last one was out."""
+        waiting, wakeup = self._waiting[op], self._wakeups[op]
+        while waiting or not self._closing:
+            if not waiting:
+                await wakeup.wait()
+                wakeup.clear()
                 continue
-            batch = self._waiting[: self._max_batch]
-            del self._waiting[: self._max_batch]
-            await self._flush(lane, batch)
-
-    async def _flush(
-        self, lane: _Lane, batch: list[tuple[Request, asyncio.Future[Result]]]
-    ) -> None:
-        for op in ("begin", "settle"):
-            part = [(row, stored) for (kind, row), stored in batch if kind == op]
-            if not part:
-                continue
-            results = await self._write_patiently(lane, op, [row for row, _ in part])
-            for (_, stored), result in zip(part, results, strict=True):
+            batch = waiting[: self._max_batch]
+            del waiting[: self._max_batch]
+            results = await self._write_patiently(op, [row for row, _ in batch])
+            for (_, stored), result in zip(batch, results, strict=True):
                 if stored.done():  # its handler was cancelled
                     continue
                 if isinstance(result, Exception):
@@ -422,12 +409,12 @@ class DeliveryWriter:
                 else:
                     stored.set_result(result)
 
-    async def _write_patiently(self, lane: _Lane, op: Op, rows: list[DeliveryRow]) -> list[Result]:
-        """Write ``rows``, retrying with backoff while the database is unreachable."""
+    async def _write_patiently(self, op: Op, rows: list[DeliveryRow]) -> list[Result]:
+        """Write ``rows`` on their lane, retrying with backoff while the database is unreachable."""
         delay = BACKOFF_START
         while True:
             try:
-                return await lane.write(op, rows)
+                return await self._lanes[op].write(op, rows)
             except Exception as exc:
                 if not is_transient(exc):
                     return [exc] * len(rows)
