@@ -7,6 +7,7 @@ same way (imports flow ``schemas`` <- ``producers`` <- ``consumers``).
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Iterable
 from typing import cast
 
 from confluent_kafka import Message
@@ -26,7 +27,7 @@ def coordinates(message: Message) -> tuple[str, int, int]:
 def raw_headers(message: Message) -> list[tuple[str, bytes | None]]:
     """The message's headers as stored: in order, repeated names kept, values as bytes.
 
-    Empty when a header name is not UTF-8 (see ``unreadable_headers``).
+    Empty when a header name is not UTF-8 (``checked_headers`` says so).
     """
     try:
         # A consumed message's headers are always (name, bytes or None) pairs.
@@ -35,29 +36,40 @@ def raw_headers(message: Message) -> list[tuple[str, bytes | None]]:
         return []
 
 
-def unreadable_headers(message: Message) -> str | None:
-    """Why the message's headers cannot be read (a name that is not UTF-8), or None."""
+def checked_headers(message: Message) -> dict[str, str]:
+    """The message's headers as ``read_headers`` gives them, once they pass the consumer's checks.
+
+    One read of the headers for both: per message, on the runtime's hot path.
+
+    Raises:
+        ValueError: a header name is not UTF-8, or the event id fails
+            ``check_event_id``; says which, without echoing the id.
+    """
     try:
-        message.headers()
+        stored = message.headers()
     except UnicodeDecodeError as exc:
-        return f"a header name is not valid UTF-8 (byte {exc.start})"
-    return None
+        raise ValueError(f"a header name is not valid UTF-8 (byte {exc.start})") from None
+    if not stored:
+        return {}
+    # The last value of a repeated name wins, as in read_headers; a consumed
+    # message's values are always bytes or None.
+    last = cast("dict[str, bytes | None]", dict(stored))
+    check_event_id(last.get(headers.EVENT_ID))
+    return _as_text(last.items())
 
 
-def check_event_id(message: Message) -> None:
-    """Refuse an ``event-id`` header that cannot be a ``webhook-id`` or a row key.
+def check_event_id(raw: bytes | None) -> None:
+    """Refuse an ``event-id`` header value that cannot be a ``webhook-id`` or a row key.
 
     Not UTF-8 (refused rather than decoded, so two ids never become one),
     longer than ``EVENT_ID_MAX_BYTES``, or holding a control character
-    (NUL, CR, LF...).
+    (NUL, CR, LF...). None (no header, or one without a value) passes.
 
     Raises:
         ValueError: says which, without echoing the id.
     """
-    values = [value for name, value in raw_headers(message) if name == headers.EVENT_ID]
-    if not values or values[-1] is None:
+    if raw is None:
         return
-    raw = values[-1]
     if len(raw) > headers.EVENT_ID_MAX_BYTES:
         raise ValueError(
             f"event-id header is {len(raw)} bytes; the limit is {headers.EVENT_ID_MAX_BYTES}"
@@ -95,9 +107,13 @@ def prior_attempts(received: dict[str, str]) -> int:
 
 def read_headers(message: Message) -> dict[str, str]:
     """The message's headers as text; the last value of a repeated name wins."""
+    return _as_text(raw_headers(message))
+
+
+def _as_text(pairs: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:
+    """Header values decoded as UTF-8 (bad bytes replaced); a header without a value is ""."""
     return {
-        name: value.decode("utf-8", "replace") if value is not None else ""
-        for name, value in raw_headers(message)
+        name: value.decode("utf-8", "replace") if value is not None else "" for name, value in pairs
     }
 
 

@@ -108,10 +108,10 @@ class Handlers:
                 await self._process(tracker, message)
 
     async def _process(self, tracker: PartitionOffsets, message: Message) -> None:
-        offset = coordinates(message)[2]
+        where = coordinates(message)
         finished = False
         try:
-            await self._processor.process(message)
+            await self._processor.process(message, where)
             finished = True
         except asyncio.CancelledError:
             raise
@@ -122,11 +122,11 @@ class Handlers:
             # process exits non-zero and a restart takes the message again.
             logger.exception(
                 "message could not be finished; stopping",
-                extra={"topic": tracker.topic, "partition": tracker.partition, "offset": offset},
+                extra={"topic": tracker.topic, "partition": tracker.partition, "offset": where[2]},
             )
             self._on_failure()
         finally:
-            self._report(tracker, offset, finished=finished)
+            self._report(tracker, where[2], finished=finished)
 
     def _report(self, tracker: PartitionOffsets, offset: int, *, finished: bool) -> None:
         self._results.put((tracker, offset, finished))

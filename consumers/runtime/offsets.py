@@ -35,6 +35,7 @@ class PartitionOffsets:
         "_finished",
         "_pending",
         "_position",
+        "key",
         "next_offset",
         "partition",
         "revoked",
@@ -45,6 +46,8 @@ class PartitionOffsets:
     def __init__(self, topic: str, partition: int, *, skip: CompletedRanges | None = None) -> None:
         self.topic = topic
         self.partition = partition
+        self.key: PartitionKey = (topic, partition)
+        """``(topic, partition)``."""
         self._pending: deque[int] = deque()
         self._finished: set[int] = set()
         self._abandoned: set[int] = set()
@@ -55,11 +58,6 @@ class PartitionOffsets:
         self.skip = skip or CompletedRanges([])
         """Offsets a previous owner recorded complete: finished without handling."""
         self._position: int | None = None
-
-    @property
-    def key(self) -> PartitionKey:
-        """``(topic, partition)``."""
-        return (self.topic, self.partition)
 
     @property
     def unfinished(self) -> int:
@@ -91,15 +89,18 @@ class PartitionOffsets:
         Returns:
             The new committable position when it moved, else None.
         """
-        self._finished.add(offset)
-        if self._pending[0] != offset:
+        pending = self._pending
+        if pending[0] != offset:
+            self._finished.add(offset)
             return None
-        last = offset
-        while self._pending and self._pending[0] in self._finished:
-            last = self._pending.popleft()
-            self._finished.discard(last)
+        # The usual case, in order: no set to touch unless something above finished first.
+        last = pending.popleft()
+        finished = self._finished
+        while finished and pending and pending[0] in finished:
+            last = pending.popleft()
+            finished.remove(last)
         self._position = last + 1
-        return self.position
+        return pending[0] if pending else self._position
 
     def __repr__(self) -> str:
         return f"PartitionOffsets({self.topic}[{self.partition}], unfinished={self.unfinished})"

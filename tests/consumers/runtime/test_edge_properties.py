@@ -67,12 +67,11 @@ def test_any_headers_and_value_raise_only_fatal_and_route_within_bounds(
 ) -> None:
     message: Any = FakeMessage(value, pairs)
     received = read_headers(message)
-    for step in (
-        lambda: check_headers(message, received),
-        lambda: decode_event(value, WebhookSend, max_bytes=1000),
-    ):
-        with contextlib.suppress(FatalError):
-            step()
+    with contextlib.suppress(FatalError):
+        checked, _ = check_headers(message)
+        assert checked == received  # headers that pass read as they always do
+    with contextlib.suppress(FatalError):
+        decode_event(value, WebhookSend, max_bytes=1000)
     failure = Failure(kind="fatal", error_class="FatalError", message=message_text)
     onward = route(
         message,
