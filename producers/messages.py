@@ -128,6 +128,8 @@ def event_id_of(message: Message, received: dict[str, str]) -> str:
     if event_id := received.get(headers.EVENT_ID):
         return event_id
     topic, partition, offset = coordinates(message)
+    if not received:  # the usual case of a missing id: a first delivery without headers
+        return f"{topic}:{partition}:{offset}"
     return ":".join(
         (
             received.get(headers.ORIGINAL_TOPIC, topic),

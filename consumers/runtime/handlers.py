@@ -18,6 +18,7 @@ from collections.abc import Callable
 
 from confluent_kafka import Message
 
+from consumers.runtime.inbox import Inbox
 from consumers.runtime.offsets import PartitionOffsets
 from consumers.runtime.processor import Processor
 from producers.messages import coordinates
@@ -61,7 +62,7 @@ class Handlers:
         self._results = results
         self._wakeup = wakeup
         self._on_failure = on_failure
-        self._inbox: asyncio.Queue[Work] = asyncio.Queue()
+        self._inbox: Inbox[Work] = Inbox()
         self._tasks: list[asyncio.Task[None]] = []
         self.stopping = False
         """Set by the poll thread when draining: queued messages are not started."""
@@ -76,8 +77,7 @@ class Handlers:
 
     def hand_out(self, work: list[Work]) -> None:
         """Queue ``work`` for the next free handlers (call on the loop)."""
-        for item in work:
-            self._inbox.put_nowait(item)
+        self._inbox.put(work)
 
     def drop_queued(self) -> None:
         """Give back queued messages of revoked partitions, or all once stopping (on the loop).
@@ -85,9 +85,10 @@ class Handlers:
         Waiting for a free handler to skip them would hold up a rebalance or a
         shutdown for as long as the slowest handler runs.
         """
+        queued = list(self._inbox.items)
+        self._inbox.items.clear()
         kept: list[Work] = []
-        while not self._inbox.empty():
-            tracker, message = self._inbox.get_nowait()
+        for tracker, message in queued:
             if tracker.revoked or self.stopping:
                 self._report(tracker, coordinates(message)[2], finished=False)
             else:
@@ -100,8 +101,11 @@ class Handlers:
             task.cancel()
 
     async def _handle_forever(self) -> None:
+        queued = self._inbox.items
         while True:
-            tracker, message = await self._inbox.get()
+            if not queued:
+                await self._inbox.wait()
+            tracker, message = queued.popleft()
             if tracker.revoked or self.stopping:
                 self._report(tracker, coordinates(message)[2], finished=False)
             else:
@@ -130,6 +134,6 @@ class Handlers:
 
     def _report(self, tracker: PartitionOffsets, offset: int, *, finished: bool) -> None:
         self._results.put((tracker, offset, finished))
-        urgent = tracker.revoked or self.stopping or self._inbox.qsize() < self._concurrency
+        urgent = tracker.revoked or self.stopping or len(self._inbox.items) < self._concurrency
         if urgent and not self._wakeup.is_set():
             self._wakeup.set()
