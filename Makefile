@@ -20,9 +20,7 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 PYTEST_ARGS ?=
 
 # The long-running processes of `make run`, one quoted command per line; all of
-# them run in the foreground until Ctrl-C. The scheduler joins with one line:
-#   RUN_PROCESSES += 'streamjobs scheduler'
-RUN_PROCESSES += 'streamjobs web'
+# them run in the foreground until Ctrl-C. Another process joins with one line.
 RUN_PROCESSES := 'streamjobs consume all'
 RUN_PROCESSES += 'streamjobs scheduler'
 RUN_PROCESSES += 'streamjobs web'
