@@ -21,12 +21,12 @@ from confluent_kafka import Message
 from consumers.runtime.inbox import Inbox
 from consumers.runtime.offsets import PartitionOffsets
 from consumers.runtime.processor import Processor
-from producers.messages import coordinates
 
 logger = logging.getLogger("streamjobs.consumer")
 
-Work = tuple[PartitionOffsets, Message]
-"""A message handed out, with the tracker of the partition it belongs to."""
+Work = tuple[PartitionOffsets, Message, tuple[str, int, int]]
+"""A message handed out, with the tracker of its partition and its coordinates
+(read once, by the poll thread)."""
 
 Finished = tuple[PartitionOffsets, int, bool]
 """A handed-out message came back: its tracker, its offset, and whether it is finished."""
@@ -88,11 +88,12 @@ class Handlers:
         queued = list(self._inbox.items)
         self._inbox.items.clear()
         kept: list[Work] = []
-        for tracker, message in queued:
+        for work in queued:
+            tracker, _, (_, _, offset) = work
             if tracker.revoked or self.stopping:
-                self._report(tracker, coordinates(message)[2], finished=False)
+                self._report(tracker, offset, finished=False)
             else:
-                kept.append((tracker, message))
+                kept.append(work)
         self.hand_out(kept)
 
     def cancel(self) -> None:
@@ -101,36 +102,32 @@ class Handlers:
             task.cancel()
 
     async def _handle_forever(self) -> None:
+        # One loop per task, the message's steps inline: a coroutine per step
+        # would be a frame per message more.
         queued = self._inbox.items
         while True:
             if not queued:
                 await self._inbox.wait()
-            tracker, message = queued.popleft()
-            if tracker.revoked or self.stopping:
-                self._report(tracker, coordinates(message)[2], finished=False)
-            else:
-                await self._process(tracker, message)
-
-    async def _process(self, tracker: PartitionOffsets, message: Message) -> None:
-        where = coordinates(message)
-        finished = False
-        try:
-            await self._processor.process(message, where)
-            finished = True
-        except asyncio.CancelledError:
-            raise
-        except BaseException:
-            # process() routes every handler error, so this is a runtime bug, a
-            # handler escaping with a BaseException, or a producer that can no
-            # longer write. The offset stays uncommitted; stop, so that the
-            # process exits non-zero and a restart takes the message again.
-            logger.exception(
-                "message could not be finished; stopping",
-                extra={"topic": tracker.topic, "partition": tracker.partition, "offset": where[2]},
-            )
-            self._on_failure()
-        finally:
-            self._report(tracker, where[2], finished=finished)
+            tracker, message, where = queued.popleft()
+            finished = False
+            try:
+                if not (tracker.revoked or self.stopping):
+                    await self._processor.process(message, where)
+                    finished = True
+            except asyncio.CancelledError:
+                raise
+            except BaseException:
+                # process() routes every handler error, so this is a runtime bug, a
+                # handler escaping with a BaseException, or a producer that can no
+                # longer write. The offset stays uncommitted; stop, so that the
+                # process exits non-zero and a restart takes the message again.
+                logger.exception(
+                    "message could not be finished; stopping",
+                    extra={"topic": where[0], "partition": where[1], "offset": where[2]},
+                )
+                self._on_failure()
+            finally:
+                self._report(tracker, where[2], finished=finished)
 
     def _report(self, tracker: PartitionOffsets, offset: int, *, finished: bool) -> None:
         self._results.put((tracker, offset, finished))

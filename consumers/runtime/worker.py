@@ -211,7 +211,8 @@ class Worker:
             if (error := message.error()) is not None:
                 logger.warning("consumer error", extra={"error": error.str()})
                 continue
-            topic, partition, offset = coordinates(message)
+            where = coordinates(message)
+            topic, partition, offset = where
             key = (topic, partition)
             tracker = self._trackers.get(key)
             # After a seek and pause librdkafka re-fetches from the sought offset,
@@ -234,7 +235,7 @@ class Worker:
                     held.add(key)
                     continue
             tracker.accept(offset)
-            accepted.append((tracker, message))
+            accepted.append((tracker, message, where))
         self._hand_out(accepted)
 
     def _hand_out(self, work: list[Work]) -> None:
@@ -245,7 +246,7 @@ class Worker:
     def _release_parked(self) -> None:
         self._hand_out(
             [
-                (tracker, message)
+                (tracker, message, coordinates(message))
                 for tracker, message in self._parking.release(time.time())
                 if self._trackers.get(tracker.key) is tracker
             ]
