@@ -69,7 +69,8 @@ class DeadLetter:
     @classmethod
     def of(cls, message: Message) -> DeadLetter:
         """The dead letter ``message`` holds."""
-        topic, partition, offset = coordinates(message)
+        where = coordinates(message)
+        topic, partition, offset = where
         received = read_headers(message)
         return cls(
             topic=topic,
@@ -79,7 +80,7 @@ class DeadLetter:
             value=message.value(),
             headers=cast("list[tuple[str, bytes | None]]", message.headers() or []),
             received=received,
-            event_id=event_id_of(message, received),
+            event_id=event_id_of(where, received),
         )
 
     @property

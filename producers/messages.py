@@ -117,17 +117,17 @@ def _as_text(pairs: Iterable[tuple[str, bytes | None]]) -> dict[str, str]:
     }
 
 
-def event_id_of(message: Message, received: dict[str, str]) -> str:
+def event_id_of(where: tuple[str, int, int], received: dict[str, str]) -> str:
     """The ``event-id`` header, else the coordinates of the first delivery.
 
     Args:
-        message: the consumed message; its coordinates stand in for missing
-            ``x-original-*`` headers.
+        where: the message's topic, partition and offset (``coordinates``);
+            they stand in for missing ``x-original-*`` headers.
         received: its headers as ``read_headers`` returns them.
     """
     if event_id := received.get(headers.EVENT_ID):
         return event_id
-    topic, partition, offset = coordinates(message)
+    topic, partition, offset = where
     if not received:  # the usual case of a missing id: a first delivery without headers
         return f"{topic}:{partition}:{offset}"
     return ":".join(

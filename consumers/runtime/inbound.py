@@ -51,10 +51,13 @@ def decode_event(value: bytes | None, model: type[BaseModel], *, max_bytes: int)
             f"message value is {len(value)} bytes; the limit is {max_bytes}", code=E_TOO_LARGE
         )
     try:
-        return model.model_validate_json(value)
+        # The model's validator itself: ``model_validate_json`` is a Python call
+        # around it that cost a third as much as the validation of a small event.
+        event: BaseModel = model.__pydantic_validator__.validate_json(value)
     except ValidationError as exc:
         # The fast path failed; parse step by step to say what is wrong.
         raise FatalError(_diagnose(value, model, exc), code=E_INVALID_EVENT) from None
+    return event
 
 
 def _diagnose(value: bytes, model: type[BaseModel], fast: ValidationError) -> str:

@@ -104,14 +104,14 @@ class Processor:
             received = read_headers(message)
             # The refused id is not carried on: a replay must not make it valid.
             without_id = {k: v for k, v in received.items() if k != headers.EVENT_ID}
-            event_id = event_id_of(message, without_id)
+            event_id = event_id_of(where, without_id)
             context = new_context(
                 (event_id, attempt, self._max_attempts, topic, partition, offset, 0)
             )
             failure = classify(error, attempt=attempt, max_attempts=self._max_attempts)
             await self._forward(message, received, context, failure, error)
             return
-        event_id = event_id_of(message, received)
+        event_id = event_id_of(where, received)
         context = new_context(
             (event_id, attempt, self._max_attempts, topic, partition, offset, prior)
         )
@@ -189,7 +189,7 @@ def check_headers(message: Message) -> tuple[dict[str, str], int]:
     """
     try:
         received = checked_headers(message)
-        return received, prior_attempts(received)
+        return received, prior_attempts(received) if received else 0
     except ValueError as exc:
         raise FatalError(str(exc)) from None
 

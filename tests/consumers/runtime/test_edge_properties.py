@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from consumers.runtime.inbound import decode_event
 from consumers.runtime.processor import check_headers
 from consumers.runtime.routing import Failure, RetryPolicy, route
-from producers.messages import event_id_of, read_headers
+from producers.messages import coordinates, event_id_of, read_headers
 from schemas import headers
 from schemas.events import WebhookSend
 from schemas.topics import WEBHOOK_SEND, TopicSet
@@ -77,7 +77,7 @@ def test_any_headers_and_value_raise_only_fatal_and_route_within_bounds(
         message,
         received,
         failure,
-        event_id=event_id_of(message, received),
+        event_id=event_id_of(coordinates(message), received),
         attempt=1,
         topics=TOPICS,
         policy=RetryPolicy(delays=(1.0, 2.0)),
