@@ -1,6 +1,6 @@
 """Side by side: streamjobs, the obvious consumer, Celery and a bare aiohttp loop (``make bench``).
 
-One run, about three minutes, against the Kafka and PostgreSQL of
+One run, about four minutes, against the Kafka and PostgreSQL of
 ``KAFKA_BOOTSTRAP_SERVERS`` and ``DATABASE_URL`` (the shared dev services;
 every part uses a fresh topic prefix, so nothing is stopped or emptied) and a
 private ``redis-server`` on a free port (started and stopped here)::
@@ -14,7 +14,9 @@ Every receiver is ``bench/receiver.py`` in a process of its own. Parts:
    ``streamjobs consume webhook`` with 1 and with 2 processes, the obvious
    consumer (one message at a time, synchronous httpx, one INSERT each) and
    Celery on Redis (threads pool, concurrency 100, the same work per task);
-   deliveries/s as the receiver counts them, first answer to last;
+   deliveries/s as the receiver counts them, first answer to last. The loop
+   and streamjobs run in ``--rounds`` interleaved rounds (default 3; medians
+   count, each streamjobs ratio against the loop of its own round);
 2. end-to-end latency at 200 events/s: produce to arrival at the receiver
    through one streamjobs process, against a bare produce-to-consume hop
    through the same broker (a plain consumer that only reads);
@@ -36,6 +38,7 @@ import os
 import platform
 import signal
 import socket
+import statistics
 import subprocess
 import sys
 import threading
@@ -215,6 +218,31 @@ class Throughput:
     per_second: float
     peak: int
     rows_ok: bool | None = None
+    rounds: list[float] = field(default_factory=list)
+    """Deliveries/s of each interleaved round, when there were rounds."""
+    vs_loop: float | None = None
+    """The median over rounds of this contender's rate over the loop's of the same round."""
+
+
+def median_of_rounds(runs: list[Throughput], loop: list[Throughput]) -> Throughput:
+    """The run of median rate, with every round's rate and the median ratio to ``loop``.
+
+    Args:
+        runs: one contender's run of each round.
+        loop: the bare loop's run of the same rounds, in the same order.
+    """
+    rates = [run.per_second for run in runs]
+    ratios = [run.per_second / base.per_second for run, base in zip(runs, loop, strict=True)]
+    median = sorted(runs, key=lambda run: run.per_second)[len(runs) // 2]
+    return Throughput(
+        median.name,
+        median.delivered,
+        median.per_second,
+        max(run.peak for run in runs),
+        all(run.rows_ok is not False for run in runs) if median.rows_ok is not None else None,
+        rates,
+        statistics.median(ratios),
+    )
 
 
 def streamjobs_throughput(
@@ -230,6 +258,12 @@ def streamjobs_throughput(
     disable_endpoint(engine, endpoint.id, "benchmark finished")
     name = f"streamjobs, {processes} process{'es' if processes > 1 else ''}"
     return Throughput(name, rate.count, rate.per_second, rate.peak, successes == events)
+
+
+def loop_throughput(receiver: ReceiverProcess, events: int) -> Throughput:
+    rate, _ = run_ceiling(receiver, events)
+    name = "bare aiohttp loop (no broker, no database)"
+    return Throughput(name, rate.count, rate.per_second, rate.peak)
 
 
 def naive_throughput(engine: Engine, receiver: ReceiverProcess, events: int) -> Throughput:
@@ -535,7 +569,9 @@ def markdown(results: Results) -> str:
         f" at start, {results.seconds:.0f} s in all.",
         "",
         f"Throughput: receiver answers after {RECEIVER_DELAY * 1000:.0f} ms,"
-        f" {CONCURRENCY} in flight (ideal {ideal:,.0f}/s)",
+        f" {CONCURRENCY} in flight (ideal {ideal:,.0f}/s). The loop and streamjobs ran in"
+        f" {len(results.throughput[0].rounds)} interleaved rounds: their rows show the median"
+        " rate, and the median of each round's ratio to that round's loop.",
         "",
         "| contender | delivered | deliveries/s | vs aiohttp loop | of ideal | most in flight"
         " | rows |",
@@ -543,11 +579,17 @@ def markdown(results: Results) -> str:
     ]
     for row in results.throughput:
         rows = {None: "-", True: "all written", False: "MISSING"}[row.rows_ok]
+        vs_loop = row.vs_loop if row.vs_loop is not None else row.per_second / base
         lines.append(
             f"| {row.name} | {row.delivered:,} | {row.per_second:,.0f}"
-            f" | {row.per_second / base:.2f} | {row.per_second / ideal:.2f} | {row.peak}"
+            f" | {vs_loop:.2f} | {row.per_second / ideal:.2f} | {row.peak}"
             f" | {rows} |"
         )
+    lines += [""] + [
+        f"- rounds of {row.name}: " + ", ".join(f"{rate:,.0f}" for rate in row.rounds) + "/s"
+        for row in results.throughput
+        if row.rounds
+    ]
     lines += [
         "",
         f"Latency at {LATENCY_RATE:.0f} events/s after {WARM_UP} warm-up events;"
@@ -589,6 +631,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=10_000, help="per throughput contender")
     parser.add_argument("--naive-events", type=int, default=300)
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved throughput rounds; medians count"
+    )
     parser.add_argument("--latency-events", type=int, default=2_000, help="10 s at 200/s")
     parser.add_argument("--retry-events", type=int, default=400)
     args = parser.parse_args()
@@ -600,17 +645,18 @@ def main() -> None:
     engine = sync_engine(settings)
     with redis_server() as redis_url:
         with receiver_process(RECEIVER_DELAY) as receiver:
-            step("throughput: bare aiohttp loop")
-            ceiling, _ = run_ceiling(receiver, args.events)
-            bare = "bare aiohttp loop (no broker, no database)"
-            results.throughput.append(
-                Throughput(bare, ceiling.count, ceiling.per_second, ceiling.peak)
-            )
-            for processes in (1, 2):
-                step(f"throughput: streamjobs, {processes} process(es)")
-                results.throughput.append(
-                    streamjobs_throughput(engine, receiver, args.events, processes)
-                )
+            # Interleaved rounds: a noisy moment of the host weighs on one round.
+            loop: list[Throughput] = []
+            streamjobs: dict[int, list[Throughput]] = {1: [], 2: []}
+            for number in range(1, args.rounds + 1):
+                step(f"throughput, round {number} of {args.rounds}: bare aiohttp loop")
+                loop.append(loop_throughput(receiver, args.events))
+                for processes, runs in streamjobs.items():
+                    step(f"throughput, round {number}: streamjobs, {processes} process(es)")
+                    runs.append(streamjobs_throughput(engine, receiver, args.events, processes))
+            results.throughput.append(median_of_rounds(loop, loop))
+            for runs in streamjobs.values():
+                results.throughput.append(median_of_rounds(runs, loop))
             step("throughput: obvious consumer")
             results.throughput.append(naive_throughput(engine, receiver, args.naive_events))
             step("throughput: Celery")

@@ -12,7 +12,7 @@ from psycopg import DataError, OperationalError
 from sqlalchemy import Engine, func, select
 from sqlalchemy.engine import make_url
 
-from consumers.webhook.deliveries import DeliveryRow, DeliveryWriter, Prior
+from consumers.webhook.deliveries import DeliveryRow, DeliveryWriter, Op, Prior
 from schemas.tables import webhook_deliveries
 from streamjobs.database import libpq_url
 from streamjobs.settings import Settings
@@ -192,6 +192,43 @@ def test_leaving_the_writer_stores_the_rows_still_waiting(db: Engine) -> None:
     asyncio.run(scenario())
 
     assert count(db, "evt-close") == 3
+
+
+def statements(db: Engine, event_id: str) -> int:
+    """How many statements wrote the rows of ``event_id``: the rows of one share its ``now()``."""
+    query = select(func.count(webhook_deliveries.c.created_at.distinct())).where(
+        webhook_deliveries.c.event_id == event_id
+    )
+    with db.connect() as connection:
+        return int(connection.execute(query).scalar_one())
+
+
+def test_under_load_a_lane_writes_few_large_batches(db: Engine) -> None:
+    spacing: dict[Op, float] = {"begin": 0.0, "settle": 0.1}
+
+    async def scenario() -> None:
+        async with DeliveryWriter(libpq_url(db.url), spacing=spacing) as writer:
+            stored = []
+            for n in range(1, 41):  # one row every 5 ms for 0.2 s
+                stored.append(asyncio.ensure_future(writer.settle(delivery("evt-load", n))))
+                await asyncio.sleep(0.005)
+            await asyncio.gather(*stored)
+
+    asyncio.run(scenario())
+
+    # The first row at once, then one statement per 0.1 s; unspaced, one per round trip.
+    assert count(db, "evt-load") == 40
+    assert statements(db, "evt-load") <= 4
+
+
+def test_an_idle_lane_writes_a_lone_row_at_once(db: Engine) -> None:
+    async def scenario() -> None:
+        async with DeliveryWriter(libpq_url(db.url), spacing={"begin": 60, "settle": 60}) as w:
+            await asyncio.wait_for(w.settle(delivery("evt-lone")), timeout=30)
+
+    asyncio.run(scenario())
+
+    assert count(db, "evt-lone") == 1
 
 
 def pending(event_id: str, attempt: int = 1) -> DeliveryRow:
