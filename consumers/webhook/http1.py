@@ -148,7 +148,8 @@ class Connection(asyncio.Protocol):
         self._answer = self._loop.create_future()
         self._timer = self._loop.call_at(deadline, self._expire)
         self._on_done = on_done
-        self._parser = httptools.HttpResponseParser(self)
+        if self._parser is None:  # one per connection: it reads the answers one after another
+            self._parser = httptools.HttpResponseParser(self)
         self._head_bytes = self._header_bytes = self._status = 0
         self._retry_after = None
         self._framed = False
@@ -169,7 +170,7 @@ class Connection(asyncio.Protocol):
         self._transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
-        if self._parser is None:
+        if self._answer is None or self._parser is None:
             # Nothing was asked: a server talking out of turn is not trusted with another request.
             self.close()
             return
@@ -275,7 +276,7 @@ class Connection(asyncio.Protocol):
 
     def _take_answer(self) -> asyncio.Future[Reply] | None:
         """The awaited answer, now no longer awaited from the connection; its timer stopped."""
-        answer, self._answer, self._parser = self._answer, None, None
+        answer, self._answer = self._answer, None
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
