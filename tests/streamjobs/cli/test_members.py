@@ -58,10 +58,21 @@ def group_members(settings: Settings) -> int:
     return len(webhook_group(settings)["members"])
 
 
+def both_assigned(settings: Settings) -> bool:
+    """Both members joined and hold partitions: the rebalance that let the second in is over.
+
+    Counting members is not enough: the second is listed while its join is still
+    under way, and a member stopped then was seen to stay in the group after
+    both processes had exited (until its session times out).
+    """
+    members = webhook_group(settings)["members"]
+    return len(members) == 2 and all(member["partitions"] for member in members)
+
+
 def test_two_members_join_the_group_and_sigterm_stops_both_with_status_0(
     settings: Settings, command: subprocess.Popen[bytes]
 ) -> None:
-    wait_until(lambda: group_members(settings) == 2, timeout=60, interval=0.5)
+    wait_until(lambda: both_assigned(settings), timeout=60, interval=0.5)
     members = members_of(command)
     assert len(members) == 2
 
@@ -75,7 +86,7 @@ def test_two_members_join_the_group_and_sigterm_stops_both_with_status_0(
 def test_a_member_that_dies_is_reported_and_stops_the_other_with_status_1(
     settings: Settings, command: subprocess.Popen[bytes], log: Path
 ) -> None:
-    wait_until(lambda: group_members(settings) == 2, timeout=60, interval=0.5)
+    wait_until(lambda: both_assigned(settings), timeout=60, interval=0.5)
     killed, other = members_of(command)
 
     os.kill(killed, signal.SIGKILL)
