@@ -71,14 +71,21 @@ def webhook_group(settings: Settings) -> dict[str, Any]:
     return job
 
 
+def both_assigned(settings: Settings) -> bool:
+    """Both members joined and hold partitions: the rebalance that let the second in is over.
+
+    Counting members is not enough: the second is listed while its join is still
+    under way, and a member stopped then was seen to stay in the group after
+    both processes had exited (until its session times out).
+    """
+    members = webhook_group(settings)["members"]
+    return len(members) == 2 and all(member["partitions"] for member in members)
+
+
 def test_two_processes_each_own_partitions_and_together_deliver_everything(
     db: Engine, settings: Settings, consumers: list[subprocess.Popen[bytes]]
 ) -> None:
-    def both_assigned() -> bool:
-        members = webhook_group(settings)["members"]
-        return len(members) == 2 and all(member["partitions"] for member in members)
-
-    wait_until(both_assigned, timeout=60, interval=0.5)
+    wait_until(lambda: both_assigned(settings), timeout=60, interval=0.5)
     owned = [set(member["partitions"]) for member in webhook_group(settings)["members"]]
     assert owned[0].isdisjoint(owned[1])
     consumed = topic_set(settings, JOB.topic).consumed  # the main topic and its delay topics

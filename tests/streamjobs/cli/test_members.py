@@ -14,7 +14,7 @@ from sqlalchemy import Engine
 from consumers.webhook.job import JOB
 from streamjobs.kafka import create_topics, topic_set
 from streamjobs.settings import Settings
-from tests.consumers.webhook.test_scale_out import webhook_group
+from tests.consumers.webhook.test_scale_out import both_assigned, webhook_group
 from tests.kafka_support import wait_until
 from tests.streamjobs.cli.support import spawn, streamjobs
 
@@ -56,17 +56,6 @@ def alive(pid: int) -> bool:
 
 def group_members(settings: Settings) -> int:
     return len(webhook_group(settings)["members"])
-
-
-def both_assigned(settings: Settings) -> bool:
-    """Both members joined and hold partitions: the rebalance that let the second in is over.
-
-    Counting members is not enough: the second is listed while its join is still
-    under way, and a member stopped then was seen to stay in the group after
-    both processes had exited (until its session times out).
-    """
-    members = webhook_group(settings)["members"]
-    return len(members) == 2 and all(member["partitions"] for member in members)
 
 
 def test_two_members_join_the_group_and_sigterm_stops_both_with_status_0(
