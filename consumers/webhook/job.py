@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
@@ -95,6 +96,40 @@ class PostSlots:
         return give_back
 
 
+AttemptKey = tuple[str, uuid.UUID, int]
+"""``(event id, webhook id, attempt)``: the delivery log's key of an attempt."""
+
+
+class AttemptsInFlight:
+    """The attempts this process is making, each from its pending row to its outcome.
+
+    Two copies of one attempt can be handled at once: a crash splits an event
+    into two chains (the retry copy written before it, and the one its redo
+    writes), and a redelivery can overlap the first delivery. The log cannot
+    tell a copy of an attempt in flight from a redo after a crash, which sends
+    again; so a second copy waits here until the first is over, then reads
+    its outcome back from the log.
+    """
+
+    def __init__(self) -> None:
+        # Per attempt in flight, the futures of the copies waiting for it.
+        self._waiting: dict[AttemptKey, list[asyncio.Future[None]]] = {}
+
+    async def enter(self, key: AttemptKey) -> None:
+        """Wait until no other copy of attempt ``key`` is in flight, then hold it."""
+        while (waiting := self._waiting.get(key)) is not None:
+            over = asyncio.get_running_loop().create_future()
+            waiting.append(over)
+            await over
+        self._waiting[key] = []
+
+    def leave(self, key: AttemptKey) -> None:
+        """The attempt is over: wake the copies waiting for it."""
+        for over in self._waiting.pop(key):
+            if not over.done():  # its caller was cancelled
+                over.set_result(None)
+
+
 class WebhookHandler:
     """Delivers one ``webhook.send`` event per call; see ``consumers.job.Handler``.
 
@@ -116,6 +151,7 @@ class WebhookHandler:
         requests: int,
     ) -> None:
         self._slots = PostSlots(requests)
+        self._in_flight = AttemptsInFlight()
         self._client = client
         self._endpoints = endpoints
         self._deliveries = deliveries
@@ -129,6 +165,8 @@ class WebhookHandler:
         (another chain of it, or an earlier owner of this message, succeeded):
         the message is then done. A redelivered attempt that an earlier owner
         settled is not sent again either: its logged outcome is raised again.
+        A copy of an attempt this process is making waits for it, then does
+        the same (``AttemptsInFlight``).
 
         Raises:
             RetryableError: timeouts (``E_TIMEOUT``), connection (``E_CONNECT``)
@@ -138,6 +176,14 @@ class WebhookHandler:
                 disables the endpoint), a refused target (``E_BLOCKED_TARGET``),
                 an unknown or disabled endpoint, a malformed URL or secret.
         """
+        key = (context.event_id, event.webhook_id, context.overall_attempt)
+        await self._in_flight.enter(key)
+        try:
+            await self._deliver(event, context)
+        finally:
+            self._in_flight.leave(key)
+
+    async def _deliver(self, event: WebhookSend, context: Context) -> None:
         started = time.monotonic()
         try:
             endpoint = await self._endpoints.get(event.webhook_id)

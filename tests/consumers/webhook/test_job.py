@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import Engine, RowMapping, insert, select
 
 from consumers.job import Context, Handler
-from consumers.webhook.job import JOB, open_webhook_handler
+from consumers.webhook.job import JOB, AttemptsInFlight, open_webhook_handler
 from consumers.webhook.registry import (
     Endpoint,
     add_endpoint,
@@ -418,6 +418,80 @@ def test_same_event_and_attempt_handled_twice_writes_one_row(
 
     assert errors == [None, None]
     assert len(rows(db, event_id)) == 1
+
+
+def _copies_at_once(
+    settings: Settings, db: Engine, answer: Answer, *, apart: float
+) -> tuple[str, list[JobError | None], int]:
+    """Handle two copies of one attempt, the second ``apart`` seconds after the first,
+    as the two chains a crash splits an event into can; the errors of both calls,
+    and the requests the receiver got."""
+    event_id = f"evt-{uuid.uuid4()}"
+
+    async def main() -> tuple[list[JobError | None], int]:
+        async with Receiver(answer) as receiver:
+            endpoint = add_endpoint(db, receiver.url())
+            event, ctx = event_for(endpoint.id), context(event_id, 2)
+            async with open_webhook_handler(settings, concurrency=JOB.concurrency) as handler:
+
+                async def copy(after: float) -> JobError | None:
+                    await asyncio.sleep(after)
+                    return await attempt(handler, event, ctx)
+
+                errors = await asyncio.gather(copy(0.0), copy(apart))
+            return list(errors), len(receiver.requests)
+
+    errors, requests = asyncio.run(main())
+    return event_id, errors, requests
+
+
+COPIES_APART = pytest.mark.parametrize(
+    "apart", [0.0, 0.1], ids=["begun-together", "begun-during-the-post"]
+)
+"""The second copy's start: with the first (one batch of pending rows), or while
+the first waits for its answer (its row pending)."""
+
+
+@COPIES_APART
+def test_a_copy_of_an_attempt_in_flight_waits_for_it_and_sends_nothing(
+    db: Engine, open_settings: Settings, apart: float
+) -> None:
+    event_id, errors, requests = _copies_at_once(open_settings, db, Answer(delay=0.2), apart=apart)
+
+    assert (errors, requests) == ([None, None], 1)
+    assert [(r["attempt"], r["outcome"], r["sends"]) for r in rows(db, event_id)] == [
+        (2, "success", 1)
+    ]
+
+
+@COPIES_APART
+def test_a_copy_of_an_attempt_in_flight_fails_as_it_did(
+    db: Engine, open_settings: Settings, apart: float
+) -> None:
+    event_id, errors, requests = _copies_at_once(
+        open_settings, db, Answer(status=503, delay=0.2), apart=apart
+    )
+
+    assert requests == 1
+    assert [(type(e), e and e.message) for e in errors] == [
+        (RetryableError, "HTTP 503 Service Unavailable")
+    ] * 2
+    assert [r["sends"] for r in rows(db, event_id)] == [1]
+
+
+def test_a_copy_cancelled_while_it_waits_leaves_the_attempt_to_the_next() -> None:
+    async def main() -> list[bool]:
+        attempts, key = AttemptsInFlight(), ("evt-1", uuid.uuid4(), 2)
+        await attempts.enter(key)
+        cancelled = asyncio.create_task(attempts.enter(key))
+        following = asyncio.create_task(attempts.enter(key))
+        await asyncio.sleep(0)  # both wait
+        cancelled.cancel()
+        attempts.leave(key)
+        await asyncio.wait_for(following, timeout=1)
+        return [cancelled.cancelled(), following.done()]
+
+    assert asyncio.run(main()) == [True, True]
 
 
 def test_each_attempt_writes_its_own_row_until_delivered(
