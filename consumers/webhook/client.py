@@ -9,7 +9,11 @@ it (README, "Benchmarks"). What it keeps of the delivery contract:
   connection goes to exactly those addresses, never to a second lookup; the
   ``Host`` header and the TLS server name are the URL's host;
 - ``connect_timeout`` bounds TCP and TLS set-up, ``timeout`` the whole
-  exchange (waiting for the connection included);
+  exchange from its turn (waiting for the connection included);
+- at most ``connections`` POSTs are in flight; the next one's turn comes
+  from the callback that ended an exchange, and its request is written
+  there and then, on the connection just freed when it goes to the same
+  host: no loop turn passes while a POST could be sent (``Turn``);
 - redirects are answers like any other (never followed), no proxy is read
   from the environment, the body kept is bounded (``EXCERPT_BYTES``).
 
@@ -28,12 +32,14 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import collections
 import socket
 import ssl
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 from yarl import URL
 
@@ -186,6 +192,55 @@ async def system_resolve(host: str, port: int) -> list[str]:
 PoolKey = tuple[str, int, bool]
 """Connections are shared by host, port and TLS."""
 
+TurnState = Literal["waiting", "granted", "sent", "over"]
+"""Where a POST is; see ``Turn``."""
+
+
+class Turn:
+    """One POST, from its wait for a turn to the end of its exchange.
+
+    Its states::
+
+        waiting   queued: ``connections`` POSTs are in flight
+        granted   counted in flight; no idle connection was at hand, so the
+                  calling task opens one
+        sent      its request is written on ``connection``
+        over      the exchange ended (or the POST gave up) and its turn is back
+
+    Args:
+        target: where it goes.
+        head: the request line and headers.
+        body: the body.
+        on_turn: called once, when its turn comes.
+    """
+
+    __slots__ = (
+        "answer",
+        "body",
+        "connection",
+        "deadline",
+        "granted",
+        "head",
+        "on_turn",
+        "state",
+        "target",
+    )
+
+    def __init__(
+        self, target: Target, head: bytes, body: bytes, on_turn: Callable[[], None] | None
+    ) -> None:
+        self.target = target
+        self.head = head
+        self.body = body
+        self.on_turn = on_turn
+        self.state: TurnState = "waiting"
+        self.deadline = 0.0
+        """Loop time by which the answer must be in; set when the turn comes."""
+        self.granted: asyncio.Future[None] | None = None
+        """What a queued POST awaits; None for one whose turn came at once."""
+        self.connection: Connection | None = None
+        self.answer: asyncio.Future[Reply] | None = None
+
 
 class WebhookClient:
     """Posts webhook bodies over pooled keep-alive connections; never follows redirects.
@@ -193,7 +248,8 @@ class WebhookClient:
     Args:
         guard: judge every address before connecting (off with
             ``WEBHOOK_ALLOW_PRIVATE_NETWORKS``).
-        connections: most idle connections kept, over all hosts.
+        connections: POSTs in flight at most, over all hosts (each holds a
+            connection), and most idle connections kept.
         connect_timeout: seconds for TCP and TLS set-up.
         timeout: seconds for the whole exchange.
         resolve: the host name lookup; default ``system_resolve``.
@@ -218,6 +274,8 @@ class WebhookClient:
         self._tls = tls if tls is not None else ssl.create_default_context()
         self._idle: dict[PoolKey, list[Connection]] = {}
         self._idle_count = 0
+        self._in_flight = 0
+        self._queue: collections.deque[Turn] = collections.deque()
         self._closed = False
 
     async def post(
@@ -226,13 +284,12 @@ class WebhookClient:
         body: bytes,
         headers: Mapping[str, str],
         *,
-        on_answered: Callable[[], None] | None = None,
+        on_turn: Callable[[], None] | None = None,
     ) -> Reply:
-        """POST ``body`` to ``url`` and return the answer.
+        """POST ``body`` to ``url`` once its turn comes, and return the answer.
 
-        ``on_answered`` (default none) is called once the request was written
-        and its exchange is over, however it ended, with the connection back
-        in the pool: a loop turn before this call returns. It must not raise.
+        ``on_turn`` (default none) is called when the turn comes, before
+        anything is sent; ``timeout`` counts from then. It must not raise.
 
         Raises:
             BlockedTargetError: the guard refused the target; nothing was sent.
@@ -248,23 +305,61 @@ class WebhookClient:
         head = request_head(
             host=target.host_header, path=target.path, content_length=len(body), headers=fields
         )
-        deadline = asyncio.get_running_loop().time() + self._timeout
-        connection = self._take_idle(target) or await self._open(target, deadline)
-        over = False
-
-        def exchange_over() -> None:
-            nonlocal over
-            over = True
-            self._release(target, connection)  # another request may use it before we resume
-            if on_answered is not None:
-                on_answered()
-
-        answer = connection.send(head, body, deadline=deadline, on_done=exchange_over)
+        turn = Turn(target, head, body, on_turn)
+        if self._in_flight < self._connections:
+            self._grant(turn)
+        else:
+            turn.granted = asyncio.get_running_loop().create_future()
+            self._queue.append(turn)
         try:
-            return await answer
+            if turn.granted is not None:
+                await turn.granted
+            if turn.state == "granted":
+                self._send(turn, await self._open(target, turn.deadline))
+            assert turn.answer is not None
+            return await turn.answer
         finally:
-            if not over:  # cut short (cancelled): its answer is unread
-                connection.close()
+            self._abandon(turn)
+
+    def _grant(self, turn: Turn) -> None:
+        """Count ``turn`` in flight, and send it at once on an idle connection, if any."""
+        self._in_flight += 1
+        turn.state = "granted"
+        turn.deadline = asyncio.get_running_loop().time() + self._timeout
+        if turn.on_turn is not None:
+            turn.on_turn()
+        connection = self._take_idle(turn.target)
+        if connection is not None:
+            self._send(turn, connection)
+
+    def _send(self, turn: Turn, connection: Connection) -> None:
+        turn.state = "sent"
+        turn.connection = connection
+        turn.answer = connection.send(
+            turn.head, turn.body, deadline=turn.deadline, on_done=lambda: self._over(turn)
+        )
+
+    def _over(self, turn: Turn) -> None:
+        """End ``turn``'s exchange: its connection back to the pool, its turn to the next."""
+        turn.state = "over"
+        if turn.connection is not None:
+            self._release(turn.target, turn.connection)
+        self._in_flight -= 1
+        while self._queue and self._in_flight < self._connections:
+            waiting = self._queue.popleft()
+            if waiting.state == "waiting":  # not a POST that gave up while queued
+                assert waiting.granted is not None
+                self._grant(waiting)
+                waiting.granted.set_result(None)
+
+    def _abandon(self, turn: Turn) -> None:
+        """A POST that returns or raises: end whatever its turn still holds."""
+        if turn.state == "waiting":  # cancelled in the queue; it is skipped there
+            turn.state = "over"
+        elif turn.state == "granted":  # no connection: nothing was sent
+            self._over(turn)
+        elif turn.state == "sent" and turn.connection is not None:
+            turn.connection.close()  # cut short: its answer is unread; on_done ends the turn
 
     def _take_idle(self, target: Target) -> Connection | None:
         idle = self._idle.get((target.host, target.port, target.tls))

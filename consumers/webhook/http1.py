@@ -108,6 +108,7 @@ class Connection(asyncio.Protocol):
         self._answer: asyncio.Future[Reply] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._on_done: Callable[[], None] | None = None
+        self._reading = False
         self._head_bytes = 0
         self._header_bytes = 0
         self._status = 0
@@ -137,7 +138,9 @@ class Connection(asyncio.Protocol):
             on_done: called once, as soon as the exchange is over (answered,
                 failed, timed out or closed) and the state says whether the
                 connection can be reused: from the callback that ended it, a
-                loop turn before the awaiting task resumes. It must not raise.
+                loop turn before the awaiting task resumes; for an answer, once
+                the whole read that held its end is parsed, so ``on_done`` may
+                send the next request on this connection. It must not raise.
 
         Raises (through the future):
             AnswerError: the answer was malformed or the connection closed first.
@@ -174,17 +177,24 @@ class Connection(asyncio.Protocol):
             # Nothing was asked: a server talking out of turn is not trusted with another request.
             self.close()
             return
+        # An exchange the parser ends is over only after the whole read: bytes after
+        # its answer must still find no request awaiting them, and fail.
+        self._reading = True
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
             self._finish(reusable=False)  # 101 Switching Protocols: the status is the answer
         except httptools.HttpParserError as exc:
             self._fail(_answer_error(exc))
+        finally:
+            self._reading = False
         if not self._status and self._answer is not None:
             # Still in the head: httptools holds its header bytes until it is complete.
             self._head_bytes += len(data)
             if self._head_bytes > HEAD_MAX_BYTES:
                 self._fail(_head_too_large())
+        if self._answer is None:
+            self._exchange_over()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self._status and not self._framed and self._answer is not None:
@@ -270,6 +280,8 @@ class Connection(asyncio.Protocol):
         self._exchange_over()
 
     def _exchange_over(self) -> None:
+        if self._reading:
+            return  # data_received calls it again once the read is parsed
         done, self._on_done = self._on_done, None
         if done is not None:
             done()

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import UTC, datetime
 
@@ -65,37 +65,6 @@ def signing_keys(endpoint: Endpoint, now: datetime) -> list[bytes]:
         raise FatalError(f"webhook {endpoint.id}: {exc}", code=E_BAD_SECRET) from None
 
 
-class PostSlots:
-    """POSTs in flight at most; a slot comes back the moment its exchange is over.
-
-    Back from the callback that ended the exchange, not from the task that
-    awaited it: the next POST then starts a loop turn sooner.
-
-    Args:
-        size: slots.
-    """
-
-    def __init__(self, size: int) -> None:
-        # Free slots as tokens: on Python 3.11 every asyncio.Semaphore.acquire
-        # walks all its waiters, and a call waiting for a slot is the common case.
-        self._free: asyncio.Queue[None] = asyncio.Queue()
-        for _ in range(size):
-            self._free.put_nowait(None)
-
-    async def take(self) -> Callable[[], None]:
-        """Wait for a free slot; return what gives it back (only the first call counts)."""
-        await self._free.get()
-        given_back = False
-
-        def give_back() -> None:
-            nonlocal given_back
-            if not given_back:
-                given_back = True
-                self._free.put_nowait(None)
-
-        return give_back
-
-
 AttemptKey = tuple[str, uuid.UUID, int]
 """``(event id, webhook id, attempt)``: the delivery log's key of an attempt."""
 
@@ -138,7 +107,6 @@ class WebhookHandler:
         endpoints: the endpoint config cache.
         deliveries: the delivery row writer.
         retry_after_max: most seconds of a honoured ``Retry-After``.
-        requests: POSTs in flight at most (the job's concurrency).
     """
 
     def __init__(
@@ -148,9 +116,7 @@ class WebhookHandler:
         endpoints: EndpointCache,
         deliveries: DeliveryWriter,
         retry_after_max: float,
-        requests: int,
     ) -> None:
-        self._slots = PostSlots(requests)
         self._in_flight = AttemptsInFlight()
         self._client = client
         self._endpoints = endpoints
@@ -196,12 +162,7 @@ class WebhookHandler:
         if prior.recorded is not None:
             prior.recorded.raise_if_failed()
             return
-        give_back = await self._slots.take()  # the log rows of other calls are written meanwhile
-        try:
-            started = time.monotonic()
-            outcome = await self._attempt(event, context, endpoint, on_answered=give_back)
-        finally:
-            give_back()
+        outcome, started = await self._attempt(event, context, endpoint)
         if outcome.http_status == GONE:
             reason = (
                 f"HTTP 410 Gone answered to event {context.event_id}"
@@ -220,13 +181,21 @@ class WebhookHandler:
             outcome.raise_if_failed()
 
     async def _attempt(
-        self,
-        event: WebhookSend,
-        context: Context,
-        endpoint: Endpoint,
-        *,
-        on_answered: Callable[[], None],
-    ) -> Outcome:
+        self, event: WebhookSend, context: Context, endpoint: Endpoint
+    ) -> tuple[Outcome, float]:
+        """POST ``event``; its outcome, and the ``time.monotonic()`` at which its turn came.
+
+        The client queues a POST while the job's concurrency is in flight;
+        the wait is no part of the attempt's duration. The request is signed
+        before it: its timestamp is then older by the wait, a few exchanges at
+        most, where receivers tolerate minutes.
+        """
+        started = time.monotonic()
+
+        def turn_came() -> None:
+            nonlocal started
+            started = time.monotonic()
+
         try:
             now = datetime.now(UTC)
             body = encode_body(event, now)
@@ -239,13 +208,14 @@ class WebhookHandler:
                 ),
                 "content-type": "application/json",
             }
-            reply = await self._client.post(endpoint.url, body, headers, on_answered=on_answered)
+            reply = await self._client.post(endpoint.url, body, headers, on_turn=turn_came)
             # Inside the try: whatever the receiver answered, the POST gets its row.
-            return outcome_of_reply(
+            outcome = outcome_of_reply(
                 reply, retry_after_max=self._retry_after_max, now=datetime.now(UTC)
             )
         except Exception as exc:  # every failure becomes a logged outcome
-            return outcome_of_error(exc)
+            outcome = outcome_of_error(exc)
+        return outcome, started
 
 
 PENDING_OUTCOME = Outcome(kind=PENDING)
@@ -299,7 +269,6 @@ async def open_webhook_handler(
             endpoints=EndpointCache(engine, ttl=settings.webhook_config_cache_ttl),
             deliveries=deliveries,
             retry_after_max=settings.retry_after_max,
-            requests=concurrency,
         )
 
 
@@ -307,7 +276,8 @@ WEBHOOK_CONCURRENCY = 100
 """POSTs in flight per process by default: they wait on the network."""
 
 WEBHOOK_OVERLAP = 3
-"""Messages in flight per POST slot: while one call waits for its log rows, another POSTs."""
+"""Messages in flight per POST the job may have out: while one call waits for its log
+rows, another POSTs."""
 
 JOB = Job(
     topic=WEBHOOK_SEND,

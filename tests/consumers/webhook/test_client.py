@@ -263,15 +263,16 @@ def test_connection_close_from_the_server_means_a_new_connection_next_time(run: 
 
 
 def test_the_pool_keeps_at_most_its_size_of_idle_connections(run: Runner) -> None:
-    async def scenario() -> tuple[int, int]:
-        async with RawServer(OK_ANSWER) as server:
+    async def scenario() -> tuple[int, int, int]:
+        async with RawServer(OK_ANSWER) as kept, RawServer(OK_ANSWER) as other:
             webhooks = client(connections=1)
-            await asyncio.gather(*(webhooks.post(server.url(), b"{}", {}) for _ in range(2)))
-            await server.hung_up(1)  # the second connection back found the pool full
-            await webhooks.post(server.url(), b"{}", {})
-            return server.connections, server.hangups
+            await webhooks.post(kept.url(), b"{}", {})
+            await webhooks.post(other.url(), b"{}", {})
+            await other.hung_up(1)  # its connection came back to a full pool
+            await webhooks.post(kept.url(), b"{}", {})
+            return kept.connections, other.connections, other.hangups
 
-    assert run(scenario()) == (2, 1)
+    assert run(scenario()) == (1, 1, 1)
 
 
 def test_a_connection_idle_longer_than_keepalive_is_neither_reused_nor_kept() -> None:
@@ -765,77 +766,114 @@ def test_a_tls_handshake_that_never_completes_times_out_at_the_connect_timeout(
     assert isinstance(error, TimeoutError)
 
 
-# The end of an exchange: ``on_answered``
+# Turns: at most ``connections`` POSTs in flight
 
 
-def test_on_answered_runs_once_before_the_post_returns_with_its_connection_back_in_the_pool(
+def test_at_most_connections_posts_are_in_flight_and_the_others_reuse_their_connections(
     run: Runner,
 ) -> None:
-    async def scenario() -> tuple[list[str], int, int]:
-        async with Receiver() as receiver:
-            webhooks = client()
-            seen: list[str] = []
-            follow_ups: list[asyncio.Task[Reply]] = []
-
-            def answered() -> None:
-                seen.append("answered")
-                # Started before the first post resumes: it finds the connection idle.
-                follow_ups.append(asyncio.create_task(webhooks.post(receiver.url(), b"{}", {})))
-
-            await webhooks.post(receiver.url(), b"{}", {}, on_answered=answered)
-            seen.append("returned")
-            await follow_ups[0]
-            return seen, receiver.connections, len(receiver.requests)
-
-    assert run(scenario()) == (["answered", "returned"], 1, 2)
-
-
-def test_on_answered_runs_once_when_the_answer_times_out(run: Runner) -> None:
-    async def scenario() -> int:
-        calls: list[None] = []
-        async with RawServer() as server:
-            with pytest.raises(TimeoutError):
-                await client(timeout=0.3).post(
-                    server.url(), b"{}", {}, on_answered=lambda: calls.append(None)
-                )
-        return len(calls)
-
-    assert run(scenario()) == 1
-
-
-def test_on_answered_runs_once_when_the_post_is_cancelled_and_the_connection_is_dropped(
-    run: Runner,
-) -> None:
-    async def scenario() -> tuple[int, int]:
-        calls: list[None] = []
-        async with RawServer() as server:
-            post = asyncio.create_task(
-                client().post(server.url(), b"{}", {}, on_answered=lambda: calls.append(None))
+    async def scenario() -> tuple[list[int], int, int]:
+        async with Receiver(Answer(delay=0.05)) as receiver:
+            webhooks = client(connections=2)
+            replies = await asyncio.gather(
+                *(webhooks.post(receiver.url(), b"{}", {}) for _ in range(5))
             )
-            while not server.requests:
-                await asyncio.sleep(0.01)
-            post.cancel()
-            with pytest.raises(asyncio.CancelledError):
-                await post
-            await server.hung_up(1)
-            return len(calls), server.hangups
+            return [reply.status for reply in replies], receiver.most_waiting, receiver.connections
 
-    assert run(scenario()) == (1, 1)
+    assert run(scenario()) == ([200] * 5, 2, 2)
 
 
-def test_on_answered_is_not_called_when_no_request_was_written(run: Runner) -> None:
-    async def scenario() -> int:
-        calls: list[None] = []
-        async with RawServer(OK_ANSWER) as server:
-            assert _refuses("127.0.0.2", server.port)
-            webhooks = client(resolve=resolving_to("127.0.0.2"))
-            with pytest.raises(ConnectFailedError):
-                await webhooks.post(
-                    server.url("hooks.example"), b"{}", {}, on_answered=lambda: calls.append(None)
-                )
-        return len(calls)
+def test_a_waiting_post_is_sent_from_the_callback_that_ended_the_exchange_before_it(
+    run: Runner,
+) -> None:
+    async def scenario() -> list[str]:
+        async with Receiver(Answer(delay=0.05)) as receiver:
+            webhooks = client(connections=1)
+            seen: list[str] = []
+            first = webhooks.post(receiver.url(), b"{}", {}, on_turn=lambda: seen.append("first"))
+            second = asyncio.create_task(
+                webhooks.post(receiver.url(), b"{}", {}, on_turn=lambda: seen.append("second"))
+            )
+            await first
+            seen.append("first returned")  # its task resumes a loop turn after its answer
+            await second
+            return seen
 
-    assert run(scenario()) == 0
+    assert run(scenario()) == ["first", "second", "first returned"]
+
+
+def test_the_timeout_counts_from_the_turn_not_from_the_wait_for_it(run: Runner) -> None:
+    async def scenario() -> list[int]:
+        async with Receiver(Answer(delay=0.3)) as receiver:
+            webhooks = client(connections=1, timeout=0.5)
+            posts = (webhooks.post(receiver.url(), b"{}", {}) for _ in range(2))
+            return [reply.status for reply in await asyncio.gather(*posts)]
+
+    assert run(scenario()) == [200, 200]
+
+
+def test_a_post_cancelled_while_it_waits_is_never_sent_and_takes_no_turn(run: Runner) -> None:
+    async def scenario() -> tuple[int, int, int]:
+        async with Receiver(Answer(delay=0.1)) as receiver:
+            webhooks = client(connections=1)
+            first, cancelled, third = (
+                asyncio.create_task(webhooks.post(receiver.url(), b"{}", {})) for _ in range(3)
+            )
+            await asyncio.sleep(0)  # all three have asked for a turn
+            cancelled.cancel()
+            replies = await asyncio.gather(first, third)
+            assert cancelled.cancelled()
+            return replies[0].status, replies[1].status, len(receiver.requests)
+
+    assert run(scenario()) == (200, 200, 2)
+
+
+def _slow_for(body: bytes, delay: float) -> Callable[[Received], Answer]:
+    """Answers a request with ``body`` after ``delay`` seconds, any other at once."""
+    return lambda request: Answer(delay=delay if request.body == body else 0.0)
+
+
+@pytest.mark.parametrize("failure", ["cannot-connect", "times-out", "is-cancelled"])
+def test_a_post_that_fails_or_is_cut_short_gives_its_turn_to_the_next(
+    run: Runner, failure: str
+) -> None:
+    async def scenario() -> tuple[BaseException, int]:
+        async with Receiver(_slow_for(b"slow", 5.0)) as receiver:
+            webhooks = client(connections=1, timeout=0.3, resolve=resolving_to("127.0.0.2"))
+            url = receiver.url("hooks.example") if failure == "cannot-connect" else receiver.url()
+            assert _refuses("127.0.0.2", receiver.port)
+            first = asyncio.create_task(webhooks.post(url, b"slow", {}))
+            second = asyncio.create_task(webhooks.post(receiver.url(), b"{}", {}))
+            if failure == "is-cancelled":
+                while not receiver.requests:
+                    await asyncio.sleep(0.01)
+                first.cancel()
+            reply = await second
+            [error] = await asyncio.gather(first, return_exceptions=True)
+            assert isinstance(error, BaseException)
+            return error, reply.status
+
+    expected = {
+        "cannot-connect": ConnectFailedError,
+        "times-out": TimeoutError,
+        "is-cancelled": asyncio.CancelledError,
+    }[failure]
+    error, status = run(scenario())
+    assert isinstance(error, expected) and status == 200
+
+
+def test_bytes_after_an_answer_never_become_the_answer_of_the_post_waiting_for_its_turn(
+    run: Runner,
+) -> None:
+    async def scenario() -> tuple[list[int], int]:
+        async with RawServer(OK_ANSWER + b"HTTP/1.1 200 OK\r\n") as server:
+            webhooks = client(connections=1)
+            replies = await asyncio.gather(
+                *(webhooks.post(server.url(), b"{}", {}) for _ in range(2))
+            )
+            return [reply.status for reply in replies], server.connections
+
+    assert run(scenario()) == ([200, 200], 2)
 
 
 # URLs
