@@ -9,7 +9,8 @@ process of its own) answers every POST with 200 after 20 ms and counts the
 answers it writes. One endpoint is registered for the receiver. Each of
 ``--rounds`` interleaved rounds fills a ``webhook.send`` topic of its own (a
 fresh topic prefix), then runs (b), then (a), so that a noisy moment of this
-shared machine weighs on one round, not on one contender:
+shared machine weighs on one round, not on one contender (each round
+then runs (d) last):
 
 (a) streamjobs: one Runner with the webhook job at concurrency 100, in a
     child process; afterwards every ``webhook_deliveries`` row of this run's
@@ -17,6 +18,12 @@ shared machine weighs on one round, not on one contender:
     run's topic prefix);
 (b) the ceiling: the same number of POSTs by a bare aiohttp loop (one
     session, ``TCPConnector(limit=100)``, 100 workers), no Kafka, no database;
+(d) the client alone: the same POSTs by streamjobs' own HTTP client
+    (``WebhookClient``, on uvloop, as the job runs it), no Kafka, no
+    database, no runtime: what this receiver allows at this concurrency
+    on this machine. (a)/(d) is what the runtime costs; when (b)/(d) is
+    near 1 too, both contenders are at the receiver's pace and (a)/(b)
+    cannot rise above about 1;
 (c) once, after the rounds: the obvious implementation, a confluent-kafka
     consumer (its own group) taking one message at a time, with a synchronous
     ``httpx.Client.post`` and one INSERT per delivery, on ``--naive-events``
@@ -62,12 +69,14 @@ from typing import Any
 from urllib.request import Request, urlopen
 
 import httpx
+import uvloop
 from aiohttp import ClientSession, TCPConnector
 from confluent_kafka import Consumer, Message, Producer
 from sqlalchemy import Engine, func, insert, select
 
 from consumers.runtime.runner import Runner
-from consumers.webhook.job import JOB, encode_body
+from consumers.webhook.client import open_client
+from consumers.webhook.job import JOB, WEBHOOK_OVERLAP, encode_body
 from consumers.webhook.registry import Endpoint, add_endpoint, disable_endpoint, get_endpoint
 from consumers.webhook.signing import parse_secret, sign
 from schemas.events import WebhookSend
@@ -80,7 +89,7 @@ from streamjobs.logs import configure_logging
 from streamjobs.settings import Settings, load_settings
 
 CONCURRENCY = 100
-"""In-flight requests of (a) and (b)."""
+"""In-flight requests of (a), (b) and (d)."""
 
 RECEIVER_DELAY = 0.020
 """Seconds the receiver waits before each answer."""
@@ -295,6 +304,27 @@ async def post_all(url: str, events: int) -> None:
         await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
 
 
+async def post_alone(settings: Settings, url: str, events: int) -> None:
+    """POST ``events`` bodies to ``url`` with the job's client, as many callers as the
+    job's calls, ``CONCURRENCY`` POSTs in flight."""
+    body, headers = sample_request()
+    remaining = iter(range(events))
+    async with open_client(settings, connections=CONCURRENCY) as client:
+
+        async def caller() -> None:
+            for n in remaining:
+                await client.post(url, body, headers | {"webhook-id": f"alone{n:06d}"})
+
+        await asyncio.gather(*(caller() for _ in range(CONCURRENCY * WEBHOOK_OVERLAP)))
+
+
+def run_alone(settings: Settings, receiver: ReceiverProcess, events: int) -> Rate:
+    """(d)'s rate."""
+    receiver.reset()
+    uvloop.run(post_alone(settings, receiver.url(), events))
+    return receiver.rate()
+
+
 def run_ceiling(receiver: ReceiverProcess, events: int) -> tuple[Rate, float]:
     """The ceiling's rate, and the CPU seconds its loop took."""
     receiver.reset()
@@ -398,10 +428,12 @@ def run_naive(settings: Settings, topic: str, receiver: ReceiverProcess, events:
 
 @dataclass(frozen=True)
 class Round:
-    """One interleaved round: the ceiling, then streamjobs, over a topic of its own."""
+    """One interleaved round: the ceiling, streamjobs and the client alone, over a topic
+    of its own."""
 
     streamjobs: Rate
     ceiling: Rate
+    alone: Rate
     memory: Memory
     ceiling_cpu_seconds: float
     rows: tuple[int, int]
@@ -415,7 +447,8 @@ class Round:
 def run_round(
     engine: Engine, receiver: ReceiverProcess, endpoint_id: uuid.UUID, events: int
 ) -> tuple[Round, Settings]:
-    """(b) then (a) over a fresh topic of ``events`` events; returns the round and its settings."""
+    """(b), (a) over a fresh topic of ``events`` events, then (d); returns the round and
+    its settings."""
     prefix = f"bench-webhooks-{uuid.uuid4().hex[:8]}."
     overrides = {
         "kafka_topic_prefix": prefix,
@@ -432,7 +465,9 @@ def run_round(
     print("  (a) streamjobs ...", flush=True)
     streamjobs, memory = run_streamjobs(overrides, receiver, events)
     rows = count_rows(engine, prefix)
-    return Round(streamjobs, ceiling, memory, ceiling_cpu, rows), settings
+    print("  (d) the client alone ...", flush=True)
+    alone = run_alone(settings, receiver, events)
+    return Round(streamjobs, ceiling, alone, memory, ceiling_cpu, rows), settings
 
 
 def report(rounds: list[Round], naive: Rate, *, events: int) -> None:
@@ -444,16 +479,18 @@ def report(rounds: list[Round], naive: Rate, *, events: int) -> None:
     )
     print(
         f"{'round':<7}{'(b) ceiling/s':>14}{'(a) streamjobs/s':>18}{'(a)/(b)':>9}{'of ideal':>10}"
+        f"{'(d) alone/s':>13}{'(a)/(d)':>9}{'(b)/(d)':>9}"
         f"{'in flight':>11}{'CPU (a)':>9}{'CPU (b)':>9}  rows of (a)"
     )
     per_event = 1e6 / events
     for number, run in enumerate(rounds, start=1):
-        a, b = run.streamjobs.per_second, run.ceiling.per_second
+        a, b, d = run.streamjobs.per_second, run.ceiling.per_second, run.alone.per_second
         total, successes = run.rows
         rows = "ok" if successes == events else f"MISSING ({successes:,} of {events:,})"
         print(
             f"{number:<7}{b:>14,.0f}{a:>18,.0f}{a / b:>9.2f}{a / ideal:>10.2f}"
-            f"{max(run.streamjobs.peak, run.ceiling.peak):>11}"
+            f"{d:>13,.0f}{a / d:>9.2f}{b / d:>9.2f}"
+            f"{max(run.streamjobs.peak, run.ceiling.peak, run.alone.peak):>11}"
             f"{run.memory.cpu_seconds * per_event:>7.0f}us"
             f"{run.ceiling_cpu_seconds * per_event:>7.0f}us"
             f"  {rows} ({total:,} rows)"

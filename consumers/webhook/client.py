@@ -441,7 +441,7 @@ async def open_client(
         settings: ``webhook_connect_timeout`` (TCP and TLS), ``webhook_timeout``
             (the whole exchange) and ``webhook_allow_private_networks`` (turns
             the guard off).
-        connections: the pool's size: the job's concurrency.
+        connections: POSTs in flight at most, and the pool's size: the job's concurrency.
         resolve: the host name lookup; default ``system_resolve``.
     """
     client = WebhookClient(
