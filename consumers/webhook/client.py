@@ -347,10 +347,12 @@ class WebhookClient:
         self._in_flight -= 1
         while self._queue and self._in_flight < self._connections:
             waiting = self._queue.popleft()
-            if waiting.state == "waiting":  # not a POST that gave up while queued
-                assert waiting.granted is not None
+            granted = waiting.granted
+            assert granted is not None
+            # Skipped: a POST that gave up while queued, or was cancelled and has yet to hear it.
+            if waiting.state == "waiting" and not granted.done():
                 self._grant(waiting)
-                waiting.granted.set_result(None)
+                granted.set_result(None)
 
     def _abandon(self, turn: Turn) -> None:
         """A POST that returns or raises: end whatever its turn still holds."""

@@ -828,6 +828,29 @@ def test_a_post_cancelled_while_it_waits_is_never_sent_and_takes_no_turn(run: Ru
     assert run(scenario()) == (200, 200, 2)
 
 
+def test_posts_cancelled_at_once_in_flight_and_waiting_leave_every_turn_free(
+    run: Runner,
+) -> None:
+    async def scenario() -> tuple[list[bool], int, int]:
+        async with Receiver(Answer(delay=5.0)) as receiver:
+            webhooks = client(connections=1, timeout=0.5)
+            in_flight, waiting = (
+                asyncio.create_task(webhooks.post(receiver.url(), b"{}", {})) for _ in range(2)
+            )
+            while not receiver.requests:
+                await asyncio.sleep(0.01)
+            # The post in flight ends its turn before the waiting one hears it was cancelled.
+            in_flight.cancel()
+            waiting.cancel()
+            errors = await asyncio.gather(in_flight, waiting, return_exceptions=True)
+            cancelled = [isinstance(error, asyncio.CancelledError) for error in errors]
+            with pytest.raises(TimeoutError):  # a turn is free: this one is sent
+                await webhooks.post(receiver.url(), b"{}", {})
+            return cancelled, len(receiver.requests), receiver.connections
+
+    assert run(scenario()) == ([True, True], 2, 2)
+
+
 def _slow_for(body: bytes, delay: float) -> Callable[[Received], Answer]:
     """Answers a request with ``body`` after ``delay`` seconds, any other at once."""
     return lambda request: Answer(delay=delay if request.body == body else 0.0)
