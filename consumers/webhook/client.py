@@ -306,16 +306,18 @@ class WebhookClient:
             host=target.host_header, path=target.path, content_length=len(body), headers=fields
         )
         turn = Turn(target, head, body, on_turn)
-        if self._in_flight < self._connections:
-            self._grant(turn)
-        else:
-            turn.granted = asyncio.get_running_loop().create_future()
-            self._queue.append(turn)
         try:
-            if turn.granted is not None:
+            if self._in_flight < self._connections:
+                self._grant(turn)
+            else:
+                turn.granted = asyncio.get_running_loop().create_future()
+                self._queue.append(turn)
                 await turn.granted
             if turn.state == "granted":
-                self._send(turn, await self._open(target, turn.deadline))
+                connection = await self._open(target, turn.deadline)
+                if connection.state != "idle":  # the server spoke out of turn, or hung up, first
+                    raise AnswerError("the connection closed before the request was sent")
+                self._send(turn, connection)
             assert turn.answer is not None
             return await turn.answer
         finally:
@@ -333,11 +335,11 @@ class WebhookClient:
             self._send(turn, connection)
 
     def _send(self, turn: Turn, connection: Connection) -> None:
-        turn.state = "sent"
-        turn.connection = connection
         turn.answer = connection.send(
             turn.head, turn.body, deadline=turn.deadline, on_done=lambda: self._over(turn)
         )
+        turn.state = "sent"
+        turn.connection = connection
 
     def _over(self, turn: Turn) -> None:
         """End ``turn``'s exchange: its connection back to the pool, its turn to the next."""
@@ -360,8 +362,9 @@ class WebhookClient:
             turn.state = "over"
         elif turn.state == "granted":  # no connection: nothing was sent
             self._over(turn)
-        elif turn.state == "sent" and turn.connection is not None:
-            turn.connection.close()  # cut short: its answer is unread; on_done ends the turn
+        elif turn.state == "sent" and turn.answer is not None and turn.connection is not None:
+            turn.answer.cancel()  # cut short: nobody reads its answer now
+            turn.connection.close()  # its answer is unread; on_done ends the turn
 
     def _take_idle(self, target: Target) -> Connection | None:
         idle = self._idle.get((target.host, target.port, target.tls))

@@ -10,10 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
+import gc
 import socket
 import ssl
 import subprocess
-from collections.abc import Callable, Coroutine
+import threading
+import time
+from collections.abc import Callable, Coroutine, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol, TypeVar
@@ -849,6 +854,78 @@ def test_posts_cancelled_at_once_in_flight_and_waiting_leave_every_turn_free(
             return cancelled, len(receiver.requests), receiver.connections
 
     assert run(scenario()) == ([True, True], 2, 2)
+
+
+@contextmanager
+def banner_server() -> Iterator[int]:
+    """A port whose server, in a thread of its own, writes a line that is no HTTP the
+    moment it accepts a connection, then closes it: before any request can be read."""
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with contextlib.suppress(OSError):  # the listener closed: the test is over
+            while True:
+                connection, _ = listener.accept()
+                with connection:
+                    connection.sendall(b"220 ready\r\n")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        yield listener.getsockname()[1]
+    finally:
+        listener.close()
+
+
+def test_a_server_that_speaks_before_the_request_fails_the_post_and_frees_its_turn(
+    run: Runner,
+) -> None:
+    async def scenario() -> int:
+        async with Receiver() as receiver:
+            webhooks = client(connections=1)
+            with banner_server() as port:
+                for _ in range(3):  # a turn kept by one would leave the next waiting
+                    # Holds the loop while the connection is made, so the banner is read
+                    # with it (on uvloop) before the POST's task resumes.
+                    asyncio.get_running_loop().call_soon(time.sleep, 0.01)
+                    with pytest.raises(AnswerError):
+                        async with asyncio.timeout(5):
+                            await webhooks.post(f"http://127.0.0.1:{port}/hook", b"{}", {})
+            async with asyncio.timeout(5):
+                reply = await webhooks.post(receiver.url(), b"{}", {})
+            return reply.status
+
+    assert run(scenario()) == 200
+
+
+def test_a_post_cancelled_after_its_turn_sent_it_leaves_no_answer_unretrieved(
+    run: Runner,
+) -> None:
+    async def scenario() -> tuple[bool, list[str], int]:
+        loop = asyncio.get_running_loop()
+        reports: list[str] = []
+        loop.set_exception_handler(lambda _, context: reports.append(context["message"]))
+        async with Receiver(Answer(delay=0.05)) as receiver:
+            webhooks = client(connections=1)
+            first = asyncio.create_task(webhooks.post(receiver.url(), b"{}", {}))
+            cut_short: list[asyncio.Task[Reply]] = []
+
+            def cancel_soon() -> None:
+                # In the loop turn between being sent (from the callback) and resuming.
+                loop.call_soon(cut_short[0].cancel)
+
+            post = webhooks.post(receiver.url(), b"{}", {}, on_turn=cancel_soon)
+            cut_short.append(asyncio.create_task(post))
+            await first
+            await asyncio.gather(*cut_short, return_exceptions=True)
+            # Its traceback holds the POST's frame, and with it the answer.
+            cancelled = cut_short.pop().cancelled()
+            del first, post
+            gc.collect()
+            reply = await webhooks.post(receiver.url(), b"{}", {})
+            return cancelled, list(reports), reply.status  # before the server stops
+
+    assert run(scenario()) == (True, [], 200)
 
 
 def _slow_for(body: bytes, delay: float) -> Callable[[Received], Answer]:
